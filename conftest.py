@@ -1,0 +1,62 @@
+"""Fixtures shared by the whole suite: users, API tokens, clients."""
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.test import AsyncClient, Client
+
+from config.models import api_token_create
+
+
+@pytest.fixture
+def client():
+    return Client()
+
+
+@pytest.fixture
+def async_client():
+    return AsyncClient()
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user(
+        username="alice", email="alice@example.com", password="correct-horse-battery"
+    )
+
+
+@pytest.fixture
+def other_user(django_user_model):
+    return django_user_model.objects.create_user(
+        username="bob", email="bob@example.com", password="correct-horse-battery"
+    )
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_user(
+        username="staff",
+        email="staff@example.com",
+        password="correct-horse-battery",
+        is_staff=True,
+    )
+
+
+def grant(user, *perms: str):
+    """Give ``user`` permissions named like "movies.add_movie"."""
+    for perm in perms:
+        app_label, codename = perm.split(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+
+
+@pytest.fixture
+def user_token(user):
+    """A raw API token for ``user`` (no extra permissions)."""
+    _, raw = api_token_create(user=user, name="tests")
+    return raw
+
+
+@pytest.fixture
+def auth_headers(user_token):
+    return {"Authorization": f"Bearer {user_token}"}
