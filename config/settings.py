@@ -6,6 +6,7 @@ appears there too.
 
 import os
 import sys
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -104,7 +105,15 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not env_bool(
+    "DB_POOL", True
+):
+    # For WSGI deployments (and the sync benchmark baseline): a persistent
+    # connection per worker instead of the pool.
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 600)
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 2))
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": env_int("DB_POOL_MIN_SIZE", 2),
@@ -113,11 +122,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "timeout": env_float("DB_POOL_TIMEOUT", 5.0),
     }
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 2))
-    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("DATABASE_TEST_NAME") or None}
 else:
     # Wait for a lock rather than failing at once when tests or pages write
     # concurrently.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+
+# Test databases are named per process, so two test runs on one machine never
+# drop each other's database, and (for SQLite) live in a file that the uvicorn
+# processes started by live-server tests can open too.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    _test_db_name = str(Path(tempfile.gettempdir()) / f"django-test-{os.getpid()}.sqlite3")
+else:
+    _test_db_name = f"test_{DATABASES['default']['NAME']}_{os.getpid()}"
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("DATABASE_TEST_NAME") or _test_db_name}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -158,6 +175,16 @@ SECURE_HSTS_PRELOAD = False
 
 # The catalog's tax rate, as in the seed article.
 TAX_RATE = Decimal(os.environ.get("TAX_RATE", "0.10"))
+
+# Long-lived threads that run sync work (sync views, async ORM calls) for the
+# ASGI handler; see config/handlers.py.
+ASGI_SYNC_THREADS = env_int("ASGI_SYNC_THREADS", 8)
+
+# Hot read endpoints run their ORM-compiled SQL on an async psycopg pool on
+# PostgreSQL (config/db_async.py); these size that pool, per worker process.
+NATIVE_ASYNC_DB = env_bool("NATIVE_ASYNC_DB", True)
+NATIVE_ASYNC_DB_POOL_MIN_SIZE = env_int("NATIVE_ASYNC_DB_POOL_MIN_SIZE", 2)
+NATIVE_ASYNC_DB_POOL_MAX_SIZE = env_int("NATIVE_ASYNC_DB_POOL_MAX_SIZE", 10)
 
 # /readyz gives up on the database after this many seconds.
 READYZ_TIMEOUT = env_float("READYZ_TIMEOUT", 2.0)

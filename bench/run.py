@@ -1,0 +1,426 @@
+"""Load benchmark: this project under uvicorn against a sync Django baseline
+under gunicorn, on the same PostgreSQL data, one server at a time.
+
+    make bench                      # full run (about 4 minutes)
+    make bench BENCH_ARGS="--quick" # 3-second runs, c=400 only: a smoke test
+
+Prints a table per server and URL (req/s, p50, p99, socket errors, non-2xx,
+peak RSS per worker, database connections left open) and the ratios
+project/baseline; appends the figures to bench/RESULTS.md and writes them as
+JSON to bench/last-run.json. Needs wrk (`apt-get install wrk`) and a
+PostgreSQL server (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/bench).
+Every request goes to 127.0.0.1 and every wrk run is bounded in time.
+"""
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+BIN = Path(PYTHON).parent
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bench"
+MOVIES = 10_000
+PRODUCTS = 1_000
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def base_env(database_url: str) -> dict:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        DJANGO_SECRET_KEY="bench-only-secret-key-" + "x" * 40,
+        DJANGO_DEBUG="0",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def manage(env: dict, *args: str) -> None:
+    subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True)
+
+
+def prepare_database(database_url: str) -> None:
+    name = database_url.rsplit("/", 1)[1]
+    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    env = base_env(database_url)
+    manage(env, "migrate", "--noinput", "-v", "0")
+    with psycopg.connect(database_url) as conn:
+        movies = conn.execute("SELECT count(*) FROM movies_movie").fetchone()[0]
+        products = conn.execute("SELECT count(*) FROM catalog_product").fetchone()[0]
+    if movies != MOVIES:
+        log(f"Seeding {MOVIES} movies (found {movies})")
+        manage(env, "seed_movies", "--count", str(MOVIES), "--seed", "1", "--replace")
+    if products < PRODUCTS:
+        log(f"Seeding {PRODUCTS} products (found {products})")
+        manage(env, "seed_catalog", "--products", str(PRODUCTS), "--seed", "1")
+
+
+def first_movie_id(database_url: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        return conn.execute("SELECT min(id) FROM movies_movie").fetchone()[0]
+
+
+def db_connections(database_url: str) -> int:
+    name = database_url.rsplit("/", 1)[1]
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [name],
+        ).fetchone()[0]
+
+
+class Server:
+    def __init__(self, name, command, env, workers, max_connections_per_worker):
+        self.name = name
+        self.port = free_port()
+        self.command = [c.replace("{port}", str(self.port)) for c in command]
+        self.env = env
+        self.workers = workers
+        self.max_connections = workers * max_connections_per_worker
+        self.process = None
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            self.command, cwd=ROOT, env=self.env, start_new_session=True
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url("/healthz"), timeout=1) as response:
+                    if response.status == 200 and len(self.worker_pids()) >= self.workers:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"{self.name} did not start")
+
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            pids = [int(p) for p in children.read_text().split()]
+        except OSError:
+            return []
+        # uvicorn --workers N and gunicorn -w N both fork N workers under the
+        # master; uvicorn may also hold a resource tracker, which serves nothing.
+        return [pid for pid in pids if "resource_tracker" not in _cmdline(pid)]
+
+    def peak_rss_mb(self) -> float:
+        peaks = []
+        for pid in self.worker_pids():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            match = re.search(r"VmHWM:\s+(\d+) kB", status)
+            if match:
+                peaks.append(int(match.group(1)) / 1024)
+        return round(max(peaks), 1) if peaks else 0.0
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text()
+    except OSError:
+        return ""
+
+
+def fetch(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def parse_duration_ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
+
+
+def wrk(url: str, connections: int, seconds: int) -> dict:
+    result = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "2s", "--latency", url],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+    )
+    out = result.stdout
+    figures = {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        "p50_ms": parse_duration_ms(re.search(r"\s50%\s+(\S+)", out).group(1)),
+        "p99_ms": parse_duration_ms(re.search(r"\s99%\s+(\S+)", out).group(1)),
+        "socket_errors": 0,
+        "timeouts": 0,
+        "non_2xx": 0,
+    }
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if errors:
+        connect, read, write, timeout = map(int, errors.groups())
+        figures["socket_errors"] = connect + read + write + timeout
+        figures["timeouts"] = timeout
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non_2xx:
+        figures["non_2xx"] = int(non_2xx.group(1))
+    return figures
+
+
+def run(args) -> dict:
+    database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed: sudo apt-get install wrk (Debian/Ubuntu), then rerun.")
+    prepare_database(database_url)
+    movie_id = first_movie_id(database_url)
+    paths = {
+        "movies_list": "/api/movies?limit=10",
+        "movie_detail": f"/api/movies/{movie_id}",
+        "products_page": "/products/",
+    }
+    env = base_env(database_url)
+    project_env = dict(env)
+    baseline_env = dict(env, DB_POOL="off", DJANGO_SETTINGS_MODULE="bench.sync_settings")
+    pool_max = int(env.get("DB_POOL_MAX_SIZE", 10))
+    native_max = int(env.get("NATIVE_ASYNC_DB_POOL_MAX_SIZE", 10))
+    servers = [
+        Server(
+            "project (uvicorn, 2 workers)",
+            [
+                str(BIN / "uvicorn"),
+                "config.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "{port}",
+                "--workers",
+                "2",
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+                "--backlog",
+                "2048",
+            ],
+            project_env,
+            workers=2,
+            max_connections_per_worker=pool_max + native_max,
+        ),
+        Server(
+            "baseline (gunicorn, 3 sync workers)",
+            [
+                str(BIN / "gunicorn"),
+                "bench.sync_app:application",
+                "-w",
+                "3",
+                "-b",
+                "127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+                "--backlog",
+                "2048",
+            ],
+            baseline_env,
+            workers=3,
+            max_connections_per_worker=1,
+        ),
+    ]
+    if args.stock:
+        servers.insert(
+            1,
+            Server(
+                "stock Django ASGI (uvicorn, 2 workers, async ORM only)",
+                [
+                    str(BIN / "uvicorn"),
+                    "bench.stock_asgi:application",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "{port}",
+                    "--workers",
+                    "2",
+                    "--loop",
+                    "uvloop",
+                    "--http",
+                    "httptools",
+                    "--no-access-log",
+                    "--log-level",
+                    "warning",
+                    "--backlog",
+                    "2048",
+                    "--lifespan",
+                    "off",
+                ],
+                dict(project_env, NATIVE_ASYNC_DB="0"),
+                workers=2,
+                max_connections_per_worker=pool_max,
+            ),
+        )
+    concurrencies = [400] if args.quick else [400, 64]
+    seconds = 3 if args.quick else 10
+
+    # Same request, same body: check before measuring anything.
+    bodies = {}
+    for server in servers:
+        server.start()
+        try:
+            bodies[server.name] = {key: fetch(server.url(path)) for key, path in paths.items()}
+        finally:
+            server.stop()
+    project_bodies, baseline_bodies = bodies[servers[0].name], bodies[servers[-1].name]
+    for key in paths:
+        if project_bodies[key] != baseline_bodies[key]:
+            sys.exit(f"{key}: the two servers answered differently; fix that before measuring.")
+        if project_bodies[key][0] != 200:
+            sys.exit(f"{key}: status {project_bodies[key][0]}")
+    log("Both servers return identical bodies for every URL.")
+
+    results = {}
+    for server in servers:
+        server.start()
+        try:
+            log(f"\n== {server.name}")
+            figures = {}
+            for key, path in paths.items():
+                wrk(server.url(path), 64, 2)  # warm-up: pools filled, code paths hot
+                for connections in concurrencies:
+                    row = wrk(server.url(path), connections, seconds)
+                    row["rss_mb"] = server.peak_rss_mb()
+                    figures[f"{key}@c{connections}"] = row
+                    log(
+                        f"  {path:<28} c={connections:<4} {row['rps']:>8.0f} req/s  "
+                        f"p50 {row['p50_ms']:>7.1f} ms  p99 {row['p99_ms']:>7.1f} ms  "
+                        f"errors {row['socket_errors']:>4}  non-2xx {row['non_2xx']:>4}  "
+                        f"rss {row['rss_mb']:.0f} MB"
+                    )
+            time.sleep(1)
+            open_connections = db_connections(database_url)
+            total_requests = sum(row["requests"] for row in figures.values())
+            results[server.name] = {
+                "figures": figures,
+                "db_connections_after": open_connections,
+                "db_connections_bound": server.max_connections,
+                "requests_served": total_requests,
+            }
+            log(
+                f"  after {total_requests} requests: {open_connections} database connections "
+                f"open (bound {server.max_connections})"
+            )
+        finally:
+            server.stop()
+    project, baseline = (results[s.name]["figures"] for s in (servers[0], servers[-1]))
+    ratios = {
+        key: {
+            "rps": round(project[key]["rps"] / baseline[key]["rps"], 2),
+            "p99": round(project[key]["p99_ms"] / baseline[key]["p99_ms"], 2),
+        }
+        for key in project
+    }
+    log("\n== project / baseline")
+    for key, ratio in ratios.items():
+        log(f"  {key:<24} req/s x{ratio['rps']:<5}  p99 x{ratio['p99']}")
+    return {"servers": results, "ratios": ratios, "paths": paths}
+
+
+def git_commit() -> str:
+    result = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    )
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return result.stdout.strip() + ("+dirty" if dirty else "")
+
+
+def record(report: dict, args) -> None:
+    report["date"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    report["commit"] = git_commit()
+    report["command"] = "make bench" + (' BENCH_ARGS="--quick"' if args.quick else "")
+    (ROOT / "bench" / "last-run.json").write_text(json.dumps(report, indent=2) + "\n")
+    names = list(report["servers"])
+    baseline = report["servers"][names[-1]]["figures"]
+    lines = [
+        f"\n### {report['date']} · commit {report['commit']} · `{report['command']}`\n",
+        "| URL @ connections | server | req/s | × baseline | p50 ms | p99 ms "
+        "| socket errors (timeouts) | non-2xx | peak RSS/worker MB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for key in baseline:
+        for name in names:
+            row = report["servers"][name]["figures"][key]
+            lines.append(
+                f"| {key} | {name} | {row['rps']:.0f} | {row['rps'] / baseline[key]['rps']:.2f} "
+                f"| {row['p50_ms']:.1f} | {row['p99_ms']:.1f} "
+                f"| {row['socket_errors']} ({row['timeouts']}) | {row['non_2xx']} "
+                f"| {row['rss_mb']:.0f} |"
+            )
+    for name, server in report["servers"].items():
+        lines.append(
+            f"\n{name}: {server['requests_served']} requests, then "
+            f"{server['db_connections_after']} database connections open "
+            f"(bound {server['db_connections_bound']})."
+        )
+    with open(ROOT / "bench" / "RESULTS.md", "a") as results:
+        results.write("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3-second runs at c=400 only")
+    parser.add_argument(
+        "--stock", action="store_true", help="also measure Django's stock ASGI handler"
+    )
+    parser.add_argument("--no-record", action="store_true", help="print only")
+    args = parser.parse_args()
+    report = run(args)
+    if not args.no_record:
+        record(report, args)
+        log("\nRecorded in bench/RESULTS.md and bench/last-run.json")
+
+
+if __name__ == "__main__":
+    main()

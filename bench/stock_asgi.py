@@ -1,0 +1,10 @@
+"""Django's stock ASGI handler, for `make bench BENCH_ARGS=--stock` only: shows
+what config/handlers.py and config/db_async.py change. Not used in production."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+application = get_asgi_application()
