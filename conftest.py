@@ -1,10 +1,24 @@
 """Fixtures shared by the whole suite: users, API tokens, clients."""
 
 import pytest
+from asgiref.sync import sync_to_async
+from django.db import connections
 from django.contrib.auth.models import Permission
 from django.test import AsyncClient, Client
 
+from config import db_async
 from config.models import api_token_create
+
+
+@pytest.fixture(autouse=True)
+async def release_async_connections():
+    """Async ORM calls made by a test body run on asgiref's shared thread and
+    keep that thread's connection checked out of the pool (no request ends to
+    return it); the native async pool belongs to the test's event loop. Give
+    both back after each test, or PostgreSQL refuses to drop the test database."""
+    yield
+    await sync_to_async(connections.close_all)()
+    await db_async.close_pool()
 
 
 @pytest.fixture

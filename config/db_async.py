@@ -104,7 +104,7 @@ async def fetch_values(queryset: QuerySet, *, cache_key=None) -> list[dict]:
     PostgreSQL. ``cache_key`` (hashable, or None for no caching) must change
     whenever anything that shapes the SQL or its parameters changes."""
     if not native_enabled(queryset.db):
-        return [row async for row in queryset]
+        return [row async for row in queryset.all()]
     if queryset.query.is_empty():
         return []
     sql, params, compiler, converters, names = _compile(queryset, cache_key)
