@@ -2,8 +2,8 @@
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import connections
 from django.contrib.auth.models import Permission
+from django.db import connections
 from django.test import AsyncClient, Client
 
 from config import db_async
