@@ -1,3 +1,151 @@
-from ninja import Router
+"""Catalog API: async handlers over the async ORM; writes go through the sync
+services in ``catalog.services`` via ``sync_to_async``."""
+
+from asgiref.sync import sync_to_async
+from django.http import HttpResponse
+from ninja import Header, Path, Query, Router
+from ninja.errors import HttpError, ValidationError
+from ninja.pagination import LimitOffsetPagination, paginate
+
+from catalog import selectors, services
+from catalog.models import Order
+from catalog.schemas import (
+    MAX_ID,
+    CategoryListItemOut,
+    ErrorOut,
+    OrderCreateIn,
+    OrderOut,
+    ProductDetailOut,
+    ProductFilters,
+    ProductOut,
+    StockConflictOut,
+)
+from config.auth import token_auth
 
 router = Router(tags=["catalog"])
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+@router.get("/categories", response=list[CategoryListItemOut])
+@paginate(LimitOffsetPagination)
+async def list_categories(request):
+    return selectors.category_list()
+
+
+@router.get("/products", response=list[ProductOut])
+@paginate(LimitOffsetPagination)
+async def list_products(request, filters: Query[ProductFilters]):
+    """Active products only, by name, each with its category and its price
+    with and without tax."""
+    return selectors.product_list(**filters.model_dump())
+
+
+@router.get("/products/{product_id}", response={200: ProductDetailOut, 404: ErrorOut})
+async def get_product(request, product_id: int = Path(..., ge=1, le=MAX_ID)):
+    product = await selectors.product_detail().filter(pk=product_id).afirst()
+    if product is None:
+        raise HttpError(404, f"No product {product_id} for sale.")
+    return product
+
+
+async def _order_for(request, order_id: int) -> Order:
+    """The order if the caller may see it (theirs, or any for staff); 404
+    otherwise, so other users' order ids are not revealed."""
+    order = await selectors.order_visible_to(user=request.auth).filter(pk=order_id).afirst()
+    if order is None:
+        raise HttpError(404, f"No order {order_id} of yours.")
+    return order
+
+
+def _unavailable_products_error(payload: OrderCreateIn, product_ids: list[int]):
+    """The same shape as ninja's own 422, pointing at the offending items."""
+    unavailable = set(product_ids)
+    return ValidationError(
+        [
+            {
+                "type": "product_unavailable",
+                "loc": ["body", "payload", "items", index, "product_id"],
+                "msg": f"Product {item.product_id} does not exist or is not for sale.",
+            }
+            for index, item in enumerate(payload.items)
+            if item.product_id in unavailable
+        ]
+    )
+
+
+@router.post(
+    "/orders",
+    auth=token_auth,
+    response={200: OrderOut, 201: OrderOut, 409: StockConflictOut, 422: ErrorOut},
+    summary="Place an order",
+)
+async def create_order(
+    request,
+    response: HttpResponse,
+    payload: OrderCreateIn,
+    idempotency_key: str | None = Header(
+        None, alias=IDEMPOTENCY_HEADER, min_length=1, max_length=services.MAX_IDEMPOTENCY_KEY_LENGTH
+    ),
+):
+    """Places an order at the server's current prices and takes the stock, in
+    one transaction. 201 with the new order; with an `Idempotency-Key` that
+    already placed an order for this user, 200 with that order (and the
+    `Idempotent-Replayed: true` header) and nothing new is placed. 409 when a
+    product has too little stock (nothing is taken); 422 for unknown or
+    inactive products, bad quantities, duplicates, or a key reused with
+    different items."""
+    lines = [services.OrderLine(item.product_id, item.quantity) for item in payload.items]
+    try:
+        order, created = await sync_to_async(services.order_create)(
+            user=request.auth, items=lines, idempotency_key=idempotency_key
+        )
+    except services.ProductsUnavailable as exc:
+        raise _unavailable_products_error(payload, exc.product_ids) from exc
+    except services.InsufficientStock as exc:
+        return 409, {
+            "detail": exc.message,
+            "product_id": exc.product_id,
+            "requested": exc.requested,
+            "available": exc.available,
+        }
+    except (services.InvalidOrder, services.IdempotencyKeyReused) as exc:
+        return 422, {"detail": exc.message}
+    order = await selectors.order_list().aget(pk=order.pk)
+    if not created:
+        response["Idempotent-Replayed"] = "true"
+    return (201 if created else 200), order
+
+
+@router.get("/orders", auth=token_auth, response=list[OrderOut])
+@paginate(LimitOffsetPagination)
+async def list_orders(request):
+    """The caller's own orders, newest first."""
+    return selectors.order_list(user=request.auth)
+
+
+@router.get("/orders/{order_id}", auth=token_auth, response={200: OrderOut, 404: ErrorOut})
+async def get_order(request, order_id: int = Path(..., ge=1, le=MAX_ID)):
+    """One of the caller's orders; staff may read anyone's. 404 otherwise."""
+    return await _order_for(request, order_id)
+
+
+@router.post(
+    "/orders/{order_id}/cancel",
+    auth=token_auth,
+    response={200: OrderOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+)
+async def cancel_order(request, order_id: int = Path(..., ge=1, le=MAX_ID)):
+    """Cancels a pending order and puts its items back in stock, in one
+    transaction. Your own orders; staff holding `catalog.change_order` may
+    cancel anyone's. 409 for orders that are paid or already cancelled."""
+    order = await _order_for(request, order_id)
+    if order.user_id != request.auth.pk and not await request.auth.ahas_perm(
+        "catalog.change_order"
+    ):
+        return 403, {"detail": "Only the customer, or staff allowed to change orders, may cancel."}
+    try:
+        await sync_to_async(services.order_cancel)(order=order)
+    except services.OrderNotPending as exc:
+        return 409, {"detail": exc.message}
+    return await selectors.order_list().aget(pk=order.pk)

@@ -1,0 +1,72 @@
+"""Sync HTML pages of the catalog: the product list and the profile page."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.cache import never_cache
+
+from catalog import selectors
+from catalog.models import Category
+from catalog.pricing import tax_rate
+
+PRODUCTS_PER_PAGE = 20
+RECENT_ORDERS = 10
+
+
+def product_list(request):
+    """Active products with their category (one query per page, plus the
+    count), net price and price with tax; filter by ``?category=<slug>`` and
+    search with ``?q=``; pagination links keep both."""
+    categories = list(Category.objects.order_by("name"))
+    slug = request.GET.get("category") or None
+    category = None
+    if slug:
+        category = next((c for c in categories if c.slug == slug), None)
+        if category is None:
+            raise Http404("No such category.")
+    q = (request.GET.get("q") or "").strip()[:100]
+    products = selectors.product_list(category=slug, q=q or None)
+    page = Paginator(products, PRODUCTS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "catalog/product_list.html",
+        {
+            "page": page,
+            "categories": categories,
+            "category": category,
+            "q": q,
+            "tax_percent": f"{(tax_rate() * 100).normalize():f}%",
+        },
+    )
+
+
+def product_detail(request, slug):
+    product = get_object_or_404(selectors.product_detail(), slug=slug)
+    return render(request, "catalog/product_detail.html", {"product": product})
+
+
+@never_cache
+@login_required
+def profile(request, username=None):
+    """The signed-in user's profile. Staff may open anyone's by username;
+    for anyone else another user's profile does not exist (404), so neither
+    their email nor their orders nor even their existence leaks."""
+    viewer = request.user
+    if username is None or username == viewer.get_username():
+        profile_user = viewer
+    elif viewer.is_staff:
+        User = get_user_model()
+        profile_user = get_object_or_404(User, **{User.USERNAME_FIELD: username})
+    else:
+        raise Http404("No such profile.")
+    return render(
+        request,
+        "catalog/profile.html",
+        {
+            "profile_user": profile_user,
+            "is_own_profile": profile_user.pk == viewer.pk,
+            "orders": selectors.order_recent(user=profile_user, limit=RECENT_ORDERS),
+        },
+    )
