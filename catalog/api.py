@@ -3,7 +3,7 @@ services in ``catalog.services`` via ``sync_to_async``."""
 
 from asgiref.sync import sync_to_async
 from django.http import HttpResponse
-from ninja import Header, Path, Query, Router
+from ninja import Header, Path, Query, Router, Status
 from ninja.errors import HttpError, ValidationError
 from ninja.pagination import LimitOffsetPagination, paginate
 
@@ -77,7 +77,7 @@ def _unavailable_products_error(payload: OrderCreateIn, product_ids: list[int]):
 @router.post(
     "/orders",
     auth=token_auth,
-    response={200: OrderOut, 201: OrderOut, 409: StockConflictOut, 422: ErrorOut},
+    response={200: OrderOut, 201: OrderOut, 409: StockConflictOut},
     summary="Place an order",
 )
 async def create_order(
@@ -103,18 +103,33 @@ async def create_order(
     except services.ProductsUnavailable as exc:
         raise _unavailable_products_error(payload, exc.product_ids) from exc
     except services.InsufficientStock as exc:
-        return 409, {
-            "detail": exc.message,
-            "product_id": exc.product_id,
-            "requested": exc.requested,
-            "available": exc.available,
-        }
-    except (services.InvalidOrder, services.IdempotencyKeyReused) as exc:
-        return 422, {"detail": exc.message}
+        return Status(
+            409,
+            {
+                "detail": exc.message,
+                "product_id": exc.product_id,
+                "requested": exc.requested,
+                "available": exc.available,
+            },
+        )
+    except services.IdempotencyKeyReused as exc:
+        raise ValidationError(
+            [
+                {
+                    "type": "idempotency_key_reused",
+                    "loc": ["header", IDEMPOTENCY_HEADER],
+                    "msg": exc.message,
+                }
+            ]
+        ) from exc
+    except services.InvalidOrder as exc:
+        raise ValidationError(
+            [{"type": "invalid_order", "loc": ["body", "payload"], "msg": exc.message}]
+        ) from exc
     order = await selectors.order_list().aget(pk=order.pk)
     if not created:
         response["Idempotent-Replayed"] = "true"
-    return (201 if created else 200), order
+    return Status(201 if created else 200, order)
 
 
 @router.get("/orders", auth=token_auth, response=list[OrderOut])
@@ -143,9 +158,11 @@ async def cancel_order(request, order_id: int = Path(..., ge=1, le=MAX_ID)):
     if order.user_id != request.auth.pk and not await request.auth.ahas_perm(
         "catalog.change_order"
     ):
-        return 403, {"detail": "Only the customer, or staff allowed to change orders, may cancel."}
+        return Status(
+            403, {"detail": "Only the customer, or staff allowed to change orders, may cancel."}
+        )
     try:
         await sync_to_async(services.order_cancel)(order=order)
     except services.OrderNotPending as exc:
-        return 409, {"detail": exc.message}
+        return Status(409, {"detail": exc.message})
     return await selectors.order_list().aget(pk=order.pk)
