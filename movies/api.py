@@ -1,3 +1,171 @@
-from ninja import Router
+"""Movies API: async handlers over the async ORM.
+
+Reads are public. Writes need a bearer token whose user holds the matching
+Django permission (movies.add_movie, change_movie, delete_movie): 401 without
+a valid token, 403 without the permission. They run a sync, atomic service
+through ``sync_to_async`` (transactions do not work in async code), so a
+failed write leaves nothing behind.
+
+Errors a client can fix:
+- 422: validation (ninja's ``{"detail": [{"loc", "msg", "type"}, ...]}``), and
+  genre slugs or a director id that do not exist, reported the same way at
+  ``["body", "payload", "genres"]`` / ``["body", "payload", "director_id"]``.
+  Writes never create genres or people: a typo would leave junk rows.
+- 409: the title and release date, or the slug, belong to another movie.
+- 404: no movie with that id.
+"""
+
+from asgiref.sync import sync_to_async
+from ninja import Field, Path, Query, Router, Status
+from ninja.errors import HttpError, ValidationError
+from ninja.pagination import LimitOffsetPagination, paginate
+
+from config.auth import require_perm, token_auth
+from movies import selectors, services
+from movies.models import Movie
+from movies.schemas import (
+    MAX_ID,
+    ErrorOut,
+    GenreOut,
+    MovieCreateIn,
+    MovieFilters,
+    MovieOut,
+    MoviePatchIn,
+    MovieUpdateIn,
+    PersonOut,
+    SearchFilters,
+)
 
 router = Router(tags=["movies"])
+
+# Offsets past this are refused with a 422 rather than overflowing the
+# database driver (a 500); no listing here comes near it.
+MAX_OFFSET = 2**31 - 1
+
+
+class Pagination(LimitOffsetPagination):
+    """ninja's limit/offset pagination (default and maximum `limit` from the
+    NINJA_PAGINATION_* settings; over the maximum is a 422) with a bounded
+    offset."""
+
+    class Input(LimitOffsetPagination.Input):
+        offset: int = Field(0, ge=0, le=MAX_OFFSET)
+
+
+_WRITE_ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
+
+
+async def _get_movie_or_404(movie_id: int) -> Movie:
+    movie = await selectors.movie_detail().filter(pk=movie_id).afirst()
+    if movie is None:
+        raise HttpError(404, f"No movie with id {movie_id}.")
+    return movie
+
+
+def _unknown_references_error(exc: services.UnknownReferences) -> ValidationError:
+    errors = []
+    if exc.genres:
+        errors.append(
+            {
+                "type": "unknown_genre",
+                "loc": ["body", "payload", "genres"],
+                "msg": f"Unknown genre slug(s): {', '.join(exc.genres)}.",
+                "input": exc.genres,
+            }
+        )
+    if exc.director is not None:
+        errors.append(
+            {
+                "type": "unknown_director",
+                "loc": ["body", "payload", "director_id"],
+                "msg": f"No person with id {exc.director}.",
+                "input": exc.director,
+            }
+        )
+    return ValidationError(errors)
+
+
+async def _write(service, **kwargs) -> Movie:
+    """Run a sync write service; map its domain errors to HTTP errors; return
+    the movie re-read with its relations for the response."""
+    try:
+        movie = await sync_to_async(service)(**kwargs)
+    except services.UnknownReferences as exc:
+        raise _unknown_references_error(exc) from exc
+    except services.MovieConflict as exc:
+        raise HttpError(409, exc.message) from exc
+    except Movie.DoesNotExist as exc:
+        raise HttpError(404, "The movie was deleted meanwhile.") from exc
+    return await _get_movie_or_404(movie.pk)
+
+
+@router.get("/movies", response=list[MovieOut])
+@paginate(Pagination)
+async def list_movies(request, filters: Query[MovieFilters]):
+    """Movies, filtered and ordered; `limit` (default 10, at most 100) and
+    `offset` page through them. Unknown genre or director ids give an empty
+    list."""
+    return selectors.movie_list(**filters.model_dump(exclude_none=True))
+
+
+@router.get("/movies/{movie_id}", response={200: MovieOut, 404: ErrorOut})
+async def get_movie(request, movie_id: int = Path(..., ge=1, le=MAX_ID)):
+    return await _get_movie_or_404(movie_id)
+
+
+@router.post("/movies", response={201: MovieOut, **_WRITE_ERRORS}, auth=token_auth)
+async def create_movie(request, payload: MovieCreateIn):
+    """Create a movie (permission movies.add_movie). Unknown genre slugs or
+    director id: 422 naming them; title and release date or slug taken: 409."""
+    await require_perm(request, "movies.add_movie")
+    movie = await _write(services.movie_create, **payload.model_dump())
+    return Status(201, movie)
+
+
+@router.put("/movies/{movie_id}", response={200: MovieOut, **_WRITE_ERRORS}, auth=token_auth)
+async def update_movie(request, payload: MovieUpdateIn, movie_id: int = Path(..., ge=1, le=MAX_ID)):
+    """Replace a movie (permission movies.change_movie). Omitted `director_id`
+    and `genres` are cleared; an omitted `slug` is kept."""
+    await require_perm(request, "movies.change_movie")
+    movie = await _get_movie_or_404(movie_id)
+    fields = payload.model_dump()
+    if fields["slug"] is None:
+        del fields["slug"]
+    return await _write(services.movie_update, movie=movie, **fields)
+
+
+@router.patch("/movies/{movie_id}", response={200: MovieOut, **_WRITE_ERRORS}, auth=token_auth)
+async def partial_update_movie(
+    request, payload: MoviePatchIn, movie_id: int = Path(..., ge=1, le=MAX_ID)
+):
+    """Change the fields sent (permission movies.change_movie);
+    `"director_id": null` clears the director."""
+    await require_perm(request, "movies.change_movie")
+    movie = await _get_movie_or_404(movie_id)
+    return await _write(
+        services.movie_update, movie=movie, **payload.model_dump(exclude_unset=True)
+    )
+
+
+@router.delete("/movies/{movie_id}", response={204: None, **_WRITE_ERRORS}, auth=token_auth)
+async def delete_movie(request, movie_id: int = Path(..., ge=1, le=MAX_ID)):
+    """Delete a movie (permission movies.delete_movie)."""
+    await require_perm(request, "movies.delete_movie")
+    movie = await _get_movie_or_404(movie_id)
+    await sync_to_async(services.movie_delete)(movie=movie)
+    return Status(204, None)
+
+
+@router.get("/genres", response=list[GenreOut])
+@paginate(Pagination)
+async def list_genres(request, filters: Query[SearchFilters]):
+    """Genres by name; `q` searches the name."""
+    return selectors.genre_list(q=filters.q)
+
+
+@router.get("/people", response=list[PersonOut])
+@paginate(Pagination)
+async def list_people(request, filters: Query[SearchFilters]):
+    """People by name; `q` searches the name. Their ids are what
+    `director` filters and `director_id` fields take."""
+    return selectors.person_list(q=filters.q)
