@@ -1,3 +1,10 @@
+from django.urls import path
+
+from movies import views
+
 app_name = "movies"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.movie_list, name="list"),
+    path("<slug:slug>/", views.movie_detail, name="detail"),
+]
