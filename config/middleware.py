@@ -1,0 +1,48 @@
+"""Cross-cutting middleware. Each one is sync-and-async: under ASGI it runs on
+the event loop without the thread hop a sync-only (or MiddlewareMixin)
+middleware costs on every request."""
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
+
+
+class SyncAndAsyncMiddleware:
+    """Base for middleware with a plain ``process_response(request, response)``
+    hook that does no I/O, so it can run as is on either path."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if self.async_mode:
+            return self.__acall__(request)
+        return self.process_response(request, self.get_response(request))
+
+    async def __acall__(self, request):
+        return self.process_response(request, await self.get_response(request))
+
+    def process_response(self, request, response):
+        return response
+
+
+class ContentSecurityPolicyMiddleware(SyncAndAsyncMiddleware):
+    """``Content-Security-Policy`` (``CONTENT_SECURITY_POLICY``) on HTML
+    responses that do not set their own. Django 5.2 has no built-in CSP; JSON
+    responses do not need one, as browsers do not render them."""
+
+    def process_response(self, request, response):
+        policy = settings.CONTENT_SECURITY_POLICY
+        content_type = response.get("Content-Type", "")
+        if (
+            policy
+            and content_type.startswith("text/html")
+            and "Content-Security-Policy" not in response
+        ):
+            response["Content-Security-Policy"] = policy
+        return response
