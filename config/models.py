@@ -5,6 +5,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from config.token_format import TOKEN_MARKER
+
 TOKEN_PREFIX_LENGTH = 8
 
 
@@ -46,7 +48,7 @@ class ApiToken(models.Model):
         ordering = ["-created"]
 
     def __str__(self):
-        return f"{self.prefix}… ({self.user})"
+        return f"{TOKEN_MARKER}{self.prefix}… ({self.user})"
 
     @property
     def is_active(self) -> bool:
@@ -58,11 +60,11 @@ class ApiToken(models.Model):
 def api_token_create(*, user, name: str = "", expires_at=None) -> tuple[ApiToken, str]:
     """Create a token for ``user``; returns the row and the raw token, which
     is not stored anywhere and cannot be recovered later."""
-    raw = secrets.token_urlsafe(32)
+    raw = TOKEN_MARKER + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user,
         name=name,
-        prefix=raw[:TOKEN_PREFIX_LENGTH],
+        prefix=raw[len(TOKEN_MARKER) :][:TOKEN_PREFIX_LENGTH],
         token_hash=hash_token(raw),
         expires_at=expires_at,
     )

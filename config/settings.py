@@ -209,13 +209,27 @@ API_MAX_PAGE_SIZE = 100
 NINJA_PAGINATION_PER_PAGE = API_PAGE_SIZE
 NINJA_PAGINATION_MAX_LIMIT = API_MAX_PAGE_SIZE
 
+# Every handler scrubs tokens, Authorization and Cookie headers and password
+# fields from records (config.log_filters); Django's own "django" logger keeps
+# no handlers of its own and passes its records to these.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact_secrets": {"()": "config.log_filters.RedactSecretsFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_secrets"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "INFO"},
     },
 }
+# Error reports (the debug page, mail to admins) hide Authorization and Cookie
+# headers and password-like POST fields.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.log_filters.SafeReporterFilter"
