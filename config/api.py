@@ -7,10 +7,14 @@ or a traceback, whether debug is on or not.
 import logging
 
 import orjson
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import JsonResponse
 from ninja import NinjaAPI
 from ninja.renderers import BaseRenderer
+
+from config.errors import DATABASE_UNAVAILABLE
 
 logger = logging.getLogger(__name__)
 
@@ -28,13 +32,113 @@ class ORJSONRenderer(BaseRenderer):
         return orjson.dumps(data, default=_django_encoder.default)
 
 
-api = NinjaAPI(
+_ERROR_SCHEMA = {
+    "title": "ErrorDetail",
+    "type": "object",
+    "properties": {"detail": {"title": "Detail", "type": "string"}},
+    "required": ["detail"],
+}
+_VALIDATION_ERROR_SCHEMA = {
+    "title": "ValidationErrorDetail",
+    "type": "object",
+    "properties": {
+        "detail": {
+            "title": "Detail",
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {
+                        "type": "array",
+                        "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+                    },
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+                "required": ["loc", "msg", "type"],
+            },
+        }
+    },
+    "required": ["detail"],
+}
+_ERROR_REF = {"$ref": "#/components/schemas/ErrorDetail"}
+_VALIDATION_REF = {"$ref": "#/components/schemas/ValidationErrorDetail"}
+
+
+def _error_response(description: str, ref: dict = _ERROR_REF) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": ref}}}
+
+
+# Answers any operation can give, whatever its router declares: they come from
+# the middleware and the handlers below, not from the operation itself.
+_EVERY_OPERATION = {
+    413: "Request body, or number of fields, too large",
+    414: "Query string too long",
+    429: "Too many requests: see the Retry-After header (seconds)",
+    503: "Database unavailable: retry later",
+}
+
+
+class ProjectNinjaAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+        """The schema declares every answer an operation can really give:
+        401 where a token is required, 422 where there is input to validate,
+        and the project-wide ones above."""
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.setdefault("ErrorDetail", _ERROR_SCHEMA)
+        components.setdefault("ValidationErrorDetail", _VALIDATION_ERROR_SCHEMA)
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                responses = operation["responses"]
+                extra = {code: _error_response(text) for code, text in _EVERY_OPERATION.items()}
+                if operation.get("security"):
+                    extra[401] = _error_response("Missing, invalid, revoked or expired token")
+                if operation.get("parameters") or operation.get("requestBody"):
+                    extra[422] = _error_response("Invalid input", _VALIDATION_REF)
+                for code, response in extra.items():
+                    if code not in responses and str(code) not in responses:
+                        responses[code] = response
+        return schema
+
+
+api = ProjectNinjaAPI(
     title="Movies and catalog API",
     version="1.0.0",
     description="Async JSON API. Reads are public; writes need `Authorization: Bearer <token>`.",
     renderer=ORJSONRenderer(),
     urls_namespace="api",
 )
+
+
+def on_database_unavailable(request, exc):
+    logger.warning(
+        "Database unavailable in %s %s: %s", request.method, request.path, exc.__class__.__name__
+    )
+    response = api.create_response(request, {"detail": "database unavailable"}, status=503)
+    response["Retry-After"] = "5"
+    return response
+
+
+for _exc_class in DATABASE_UNAVAILABLE:
+    api.add_exception_handler(_exc_class, on_database_unavailable)
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_body_too_big(request, exc):
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return api.create_response(
+        request, {"detail": f"Request body too large: at most {limit} bytes."}, status=413
+    )
+
+
+@api.exception_handler(TooManyFieldsSent)
+@api.exception_handler(TooManyFilesSent)
+def on_too_many_fields(request, exc):
+    limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+    return api.create_response(
+        request, {"detail": f"Too many fields: at most {limit}."}, status=413
+    )
 
 
 @api.exception_handler(Exception)

@@ -11,23 +11,60 @@ from config.models import ApiToken, hash_token
 # Record a token's last use at most this often, so reads do not turn into a
 # write per request.
 LAST_USED_RESOLUTION = timedelta(minutes=5)
+MAX_TOKEN_LENGTH = 200
+
+_UNRESOLVED = object()
+
+
+def bearer_token(request) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, parsed as
+    django-ninja's ``HttpBearer`` does; None without one."""
+    value = request.headers.get("Authorization")
+    if not value:
+        return None
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return token
+
+
+def _usable_tokens(raw: str):
+    return ApiToken.objects.usable().select_related("user").filter(token_hash=hash_token(raw))
+
+
+async def resolve_token(request, raw: str | None) -> ApiToken | None:
+    """The usable token row for ``raw``, looked up once per request (the
+    throttling middleware and the auth class both ask)."""
+    cached = getattr(request, "_api_token", _UNRESOLVED)
+    if cached is not _UNRESOLVED:
+        return cached
+    api_token = None
+    if raw and len(raw) <= MAX_TOKEN_LENGTH:
+        api_token = await _usable_tokens(raw).afirst()
+    request._api_token = api_token
+    return api_token
+
+
+def resolve_token_sync(request, raw: str | None) -> ApiToken | None:
+    cached = getattr(request, "_api_token", _UNRESOLVED)
+    if cached is not _UNRESOLVED:
+        return cached
+    api_token = None
+    if raw and len(raw) <= MAX_TOKEN_LENGTH:
+        api_token = _usable_tokens(raw).first()
+    request._api_token = api_token
+    return api_token
 
 
 class TokenAuth(HttpBearer):
     async def authenticate(self, request, token: str):
-        if not token or len(token) > 200:
-            return None
-        api_token = (
-            await ApiToken.objects.usable()
-            .select_related("user")
-            .filter(token_hash=hash_token(token))
-            .afirst()
-        )
+        api_token = await resolve_token(request, token)
         if api_token is None:
             return None
         now = timezone.now()
         if api_token.last_used_at is None or now - api_token.last_used_at > LAST_USED_RESOLUTION:
             await ApiToken.objects.filter(pk=api_token.pk).aupdate(last_used_at=now)
+            api_token.last_used_at = now
         request.user = api_token.user
         return api_token.user
 

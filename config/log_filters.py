@@ -33,8 +33,11 @@ _PATTERNS = [
     ),
     # One of our API tokens, wherever it appears.
     (re.compile(rf"(?<![A-Za-z0-9_-]){re.escape(TOKEN_MARKER)}[A-Za-z0-9_-]{{16,}}"), REDACTED),
-    # A bearer credential anywhere else.
+    # A bearer or basic credential anywhere else.
     (re.compile(r"(?i)\b(Bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1" + REDACTED),
+    (re.compile(r"\b(Basic\s+)[A-Za-z0-9+/=]{8,}"), r"\1" + REDACTED),
+    # django-ninja logs a malformed Authorization header whole in debug mode.
+    (re.compile(r"(Unexpected auth - ')[^']*"), r"\1" + REDACTED),
     # password=secret&... (query strings, form bodies, key=value messages)
     (re.compile(rf"(?i)\b({_SECRET_NAMES}=)[^&\s'\"]*"), r"\1" + REDACTED),
     # 'password': 'secret' / "password": ["secret"] (dict, JSON and QueryDict reprs)

@@ -69,3 +69,20 @@ def api_token_create(*, user, name: str = "", expires_at=None) -> tuple[ApiToken
         expires_at=expires_at,
     )
     return token, raw
+
+
+class RateCounter(models.Model):
+    """One fixed-window counter of the rate limiter (config.ratelimit): how
+    many hits ``key`` (scope, identity and window start) has had. Rows are
+    incremented with one atomic upsert, so concurrent requests in any number
+    of processes never lose a hit; expired rows are purged as new ones come."""
+
+    key = models.CharField(max_length=200, primary_key=True)
+    count = models.PositiveIntegerField(default=0)
+    expires_at = models.BigIntegerField(db_index=True, help_text="Unix time the window ends.")
+
+    class Meta:
+        verbose_name = "rate counter"
+
+    def __str__(self):
+        return f"{self.key}: {self.count}"

@@ -50,7 +50,8 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin with our AdminSite (config.accounts): login throttling.
+    "config.apps.ProjectAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -68,6 +69,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.ContentSecurityPolicyMiddleware",
+    "config.middleware.RequestLimitsMiddleware",
+    "config.middleware.ApiThrottleMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -75,6 +78,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -202,6 +206,20 @@ NATIVE_ASYNC_DB_POOL_MAX_SIZE = env_int("NATIVE_ASYNC_DB_POOL_MAX_SIZE", 10)
 
 # /readyz gives up on the database after this many seconds.
 READYZ_TIMEOUT = env_float("READYZ_TIMEOUT", 2.0)
+
+# Abuse limits (config.ratelimit): "N/period" such as "120/min" or "5/15min",
+# or "off". Counters live in the database, so they hold across processes.
+API_THROTTLE_ANON = os.environ.get("API_THROTTLE_ANON", "120/min")  # per client address
+API_THROTTLE_TOKEN = os.environ.get("API_THROTTLE_TOKEN", "600/min")  # per token, any call
+API_THROTTLE_WRITE = os.environ.get("API_THROTTLE_WRITE", "60/min")  # per token, writes
+LOGIN_THROTTLE = os.environ.get("LOGIN_THROTTLE", "5/15min")  # failures per user and address
+# Proxies in front of the app that append to X-Forwarded-For; 0 ignores it.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
+# Input bounds: bodies, form fields, query strings (config.middleware).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DJANGO_MAX_BODY_BYTES", 256 * 1024)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = env_int("DJANGO_MAX_FIELDS", 500)
+MAX_QUERY_STRING_LENGTH = env_int("DJANGO_MAX_QUERY_STRING", 2048)
 
 # API pagination: default page size and the hard maximum.
 API_PAGE_SIZE = 10

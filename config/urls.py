@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from config import views
+from config.accounts import LoginView
 from config.api import api, api_not_found
 
 urlpatterns = [
@@ -12,7 +13,13 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     re_path(r"^api(?:/(?P<unmatched_path>.*))?$", api_not_found),
+    # Ours first: the same login page, with failed attempts throttled.
+    path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("movies/", include("movies.urls")),
     path("", include("catalog.urls")),
 ]
+
+# JSON under /api/, plain pages elsewhere; a database outage is a 503.
+handler400 = "config.views.bad_request"
+handler500 = "config.views.server_error"

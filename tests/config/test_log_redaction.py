@@ -87,6 +87,8 @@ def test_failing_login_post_leaves_no_password_in_the_log(
         ("json %s", ('{"new_password1": "s3cr3t pass"}',), "s3cr3t pass"),
         ("cookie %s", ({"HTTP_COOKIE": "sessionid=k4j5h6; csrftoken=zz"},), "k4j5h6"),
         ("token %s leaked", ("rs_" + "Ab1-" * 11,), "Ab1-Ab1-Ab1-"),
+        ("Unexpected auth - '%s'", ("Digest qwerty-42",), "qwerty-42"),
+        ("upstream sent %s", ("Basic dXNlcjpwYXNzd29yZA==",), "dXNlcjpwYXNzd29yZA=="),
     ],
 )
 def test_filter_redacts_secrets_in_messages_and_arguments(message, args, secret):

@@ -1,0 +1,171 @@
+"""Rate limits shared by every worker process: API throttling and failed logins.
+
+Why not django-ninja's built-in throttling (ninja 1.7, ``ninja/throttling.py``
+and ``AsyncOperation._run_checks`` in ``ninja/operation.py``): on an async
+operation ninja awaits authentication but then calls ``_check_throttles``
+synchronously, and ``SimpleRateThrottle.allow_request`` does a synchronous
+``cache.get`` then ``cache.set`` of the whole request history. From the event
+loop that means: with a shared backend such as ``DatabaseCache`` the call
+raises ``SynchronousOnlyOperation`` (or, with a network cache, blocks the
+loop for a round trip); with the default ``LocMemCache`` the limit is per
+process, so N uvicorn workers allow N times the limit; and get-then-set loses
+hits under concurrency, so a burst of parallel requests (the abuse to stop)
+gets through. Django's own ``DatabaseCache.incr`` is also get-then-set.
+
+So: fixed-window counters in a table of our own (``config.RateCounter``),
+each hit one atomic ``INSERT … ON CONFLICT DO UPDATE SET count = count + 1
+RETURNING count`` (SQLite ≥ 3.35 and PostgreSQL, where the table is
+UNLOGGED), run for async callers through ``sync_to_async`` so the event loop
+never blocks. Fixed windows allow up to twice the limit across a window
+boundary; that is the usual trade for one statement per hit.
+"""
+
+import functools
+import hashlib
+import math
+import random
+import re
+import time
+from dataclasses import dataclass
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import connection
+
+_UNITS = {
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "h": 3600,
+    "hour": 3600,
+    "d": 86400,
+    "day": 86400,
+}
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-z]+?)s?\s*$")
+_OFF = {"", "off", "none", "0"}
+
+# Purge expired counters on about one new window in this many.
+_PURGE_ONE_IN = 50
+
+
+@dataclass(frozen=True)
+class Rate:
+    limit: int
+    period: int  # seconds
+
+    @classmethod
+    def parse(cls, text: str | None) -> "Rate | None":
+        """ "120/min", "5/15min", "10/s", "1000/hour"; "off" (or empty) for no
+        limit."""
+        if text is None or text.strip().lower() in _OFF:
+            return None
+        match = _RATE.match(text.lower())
+        if not match or match.group(3) not in _UNITS:
+            raise ValueError(f"Invalid rate {text!r}: use e.g. '120/min', '5/15min' or 'off'.")
+        count, multiplier, unit = match.groups()
+        return cls(int(count), int(multiplier or 1) * _UNITS[unit])
+
+    def __str__(self):
+        return f"{self.limit} per {self.period} seconds"
+
+
+@functools.lru_cache(maxsize=64)
+def _parse(text: str | None) -> Rate | None:
+    return Rate.parse(text)
+
+
+def rate_setting(name: str) -> Rate | None:
+    """The rate a setting such as ``API_THROTTLE_ANON`` names (read on every
+    call, so tests can override it; parsed once per distinct value)."""
+    return _parse(getattr(settings, name))
+
+
+@dataclass(frozen=True)
+class Hit:
+    count: int
+    rate: Rate
+    retry_after: int  # seconds until the window ends
+
+    @property
+    def allowed(self) -> bool:
+        return self.count <= self.rate.limit
+
+
+def _table():
+    return connection.ops.quote_name("config_ratecounter")
+
+
+def _window(rate: Rate, now: float) -> tuple[int, int]:
+    start = int(now // rate.period) * rate.period
+    return start, start + rate.period
+
+
+def _row_key(scope: str, ident: str, window_start: int) -> str:
+    # Identities may be long or hold anything (user names): hash them.
+    digest = hashlib.sha256(ident.encode()).hexdigest()[:32]
+    return f"{scope}:{digest}:{window_start}"
+
+
+def hit(scope: str, ident: str, rate: Rate) -> Hit:
+    """Count one hit of ``ident`` in ``scope``; the returned ``Hit`` says
+    whether it is within ``rate``."""
+    now = time.time()
+    start, end = _window(rate, now)
+    table = _table()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (key, count, expires_at) VALUES (%s, 1, %s) "  # noqa: S608
+            f"ON CONFLICT (key) DO UPDATE SET count = {table}.count + 1 RETURNING count",
+            [_row_key(scope, ident, start), end],
+        )
+        (count,) = cursor.fetchone()
+        if count == 1 and random.randrange(_PURGE_ONE_IN) == 0:  # noqa: S311
+            cursor.execute(f"DELETE FROM {table} WHERE expires_at < %s", [int(now)])  # noqa: S608
+    return Hit(count=count, rate=rate, retry_after=max(1, math.ceil(end - now)))
+
+
+def peek(scope: str, ident: str, rate: Rate) -> Hit:
+    """The current count of ``ident`` in ``scope``, without counting a hit."""
+    now = time.time()
+    start, end = _window(rate, now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count FROM {_table()} WHERE key = %s",  # noqa: S608
+            [_row_key(scope, ident, start)],
+        )
+        row = cursor.fetchone()
+    return Hit(count=row[0] if row else 0, rate=rate, retry_after=max(1, math.ceil(end - now)))
+
+
+def reset(scope: str, ident: str, rate: Rate) -> None:
+    start, _ = _window(rate, time.time())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {_table()} WHERE key = %s",  # noqa: S608
+            [_row_key(scope, ident, start)],
+        )
+
+
+# Thread-sensitive: the hit runs on the request's own sync thread, with the
+# request's database connection, like every other ORM call of the request.
+ahit = sync_to_async(hit)
+
+
+def client_address(request) -> str:
+    """The client's address: ``REMOTE_ADDR`` (uvicorn sets it from the
+    socket, or from ``X-Forwarded-For`` only for ``--forwarded-allow-ips``).
+    With ``TRUSTED_PROXY_COUNT`` = N > 0, the address N hops from the right of
+    ``X-Forwarded-For``, as the last trusted proxy saw it; the header is
+    ignored otherwise, since any client can send it."""
+    remote = request.META.get("REMOTE_ADDR") or "unknown"
+    hops = settings.TRUSTED_PROXY_COUNT
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
+    if hops <= 0 or not forwarded:
+        return remote
+    addresses = [a.strip() for a in forwarded.split(",") if a.strip()]
+    if not addresses:
+        return remote
+    return addresses[-min(hops, len(addresses))]
