@@ -12,6 +12,8 @@ from io import StringIO
 import pytest
 from asgiref.sync import sync_to_async
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from config.models import ApiToken, api_token_create
@@ -68,6 +70,25 @@ async def test_missing_or_unknown_token_is_401(async_client, token):
     response = await call_with(async_client, token)
     assert response.status_code == 401
     assert response.json() == {"detail": "Unauthorized"}
+
+
+def test_last_use_is_written_at_most_once_per_window(client, user, user_token):
+    """Every call checks the token; only the first in a window writes."""
+    headers = {"Authorization": f"Bearer {user_token}"}
+
+    def token_writes():
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/api/orders", headers=headers).status_code == 200
+        return [
+            q["sql"] for q in queries if q["sql"].startswith("UPDATE") and "apitoken" in q["sql"]
+        ]
+
+    assert len(token_writes()) == 1
+    assert token_writes() == []
+    first_use = ApiToken.objects.get(user=user).last_used_at
+    ApiToken.objects.filter(user=user).update(last_used_at=first_use - timedelta(minutes=6))
+    assert len(token_writes()) == 1
+    assert ApiToken.objects.get(user=user).last_used_at > first_use
 
 
 async def test_the_hash_itself_is_not_a_token(async_client, user, user_token):
