@@ -106,8 +106,8 @@ def movie_list(
         movies = movies.filter(release_date__lte=date(year_max, 12, 31))
     if min_rating is not None:
         movies = movies.filter(rating__gte=min_rating)
-    if q:
-        movies = _title_search(movies, q)
+    if q and q.strip():
+        movies = _title_search(movies, q.strip())
     tie_breaker = "-id" if ordering.startswith("-") else "id"
     return movies.order_by(ordering, tie_breaker)
 

@@ -1,7 +1,7 @@
 from datetime import date, timedelta
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import ProtectedError
 
 from movies.models import Genre, Movie, Person
@@ -108,3 +108,25 @@ def test_fixture_loads_twice_without_duplicates(classics):
     call_command("loaddata", "movies", verbosity=0)
     assert Movie.objects.count() == 11
     assert Genre.objects.filter(slug="drama").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("table", "column"),
+    [
+        ("movies_movie", "release_date"),  # year, year_min, year_max, ordering
+        ("movies_movie", "rating"),  # min_rating, ordering
+        ("movies_movie", "director_id"),  # director
+        ("movies_movie", "title"),  # ordering (the title + release date key)
+        ("movies_movie_genres", "genre_id"),  # genre
+        ("movies_person", "name"),  # people search and ordering
+    ],
+)
+def test_every_api_filter_has_an_index(table, column):
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+    leading = {
+        c["columns"][0]
+        for c in constraints.values()
+        if (c["index"] or c["unique"]) and c["columns"]
+    }
+    assert column in leading

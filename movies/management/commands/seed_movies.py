@@ -3,7 +3,8 @@ from django.core.management.base import BaseCommand, CommandError
 from movies.management.progress import ProgressBar
 from movies.seeding import movie_seed
 
-MAX_COUNT = 10_000_000
+# The generated rows are held in memory before insertion.
+MAX_COUNT = 1_000_000
 
 
 class Command(BaseCommand):
