@@ -125,6 +125,12 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "max_size": env_int("DB_POOL_MAX_SIZE", 10),
         # Seconds a request waits for a free connection before failing.
         "timeout": env_float("DB_POOL_TIMEOUT", 5.0),
+        # psycopg_pool retries a failed connection with a doubling delay (1, 2,
+        # 4, 8 … s) for this long before giving up; the next request then
+        # starts afresh at once. Its default, 300 s, means that after a long
+        # outage the pool may wait tens of seconds after the database is
+        # back; a few seconds keeps recovery prompt.
+        "reconnect_timeout": env_float("DB_POOL_RECONNECT_TIMEOUT", 3.0),
     }
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 2))
 else:
@@ -204,8 +210,9 @@ NATIVE_ASYNC_DB = env_bool("NATIVE_ASYNC_DB", True)
 NATIVE_ASYNC_DB_POOL_MIN_SIZE = env_int("NATIVE_ASYNC_DB_POOL_MIN_SIZE", 2)
 NATIVE_ASYNC_DB_POOL_MAX_SIZE = env_int("NATIVE_ASYNC_DB_POOL_MAX_SIZE", 10)
 
-# /readyz gives up on the database after this many seconds.
-READYZ_TIMEOUT = env_float("READYZ_TIMEOUT", 2.0)
+# /readyz gives up on the database after this many seconds: under the 2 s a
+# load balancer is promised, with room for the response itself.
+READYZ_TIMEOUT = env_float("READYZ_TIMEOUT", 1.5)
 
 # Abuse limits (config.ratelimit): "N/period" such as "120/min" or "5/15min",
 # or "off". Counters live in the database, so they hold across processes.

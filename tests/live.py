@@ -38,19 +38,22 @@ def test_database_url() -> str:
 
 
 @contextlib.contextmanager
-def uvicorn_server(*, workers: int = 1, extra_env: dict | None = None):
-    """Yield the base URL of a running uvicorn server; stop it afterwards."""
+def uvicorn_server(
+    *, workers: int = 1, extra_env: dict | None = None, database_url: str | None = None
+):
+    """Yield the base URL of a running uvicorn server; stop it afterwards.
+    ``database_url`` points it at another database than the test run's."""
     port = free_port()
     env = dict(os.environ)
     env.update(
-        DATABASE_URL=test_database_url(),
+        DATABASE_URL=database_url or test_database_url(),
         DJANGO_SECRET_KEY="live-test-secret-key-" + "x" * 40,
         DJANGO_DEBUG="0",
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
         DB_POOL_MAX_SIZE="4",
         LOG_LEVEL="WARNING",
-        **(extra_env or {}),
     )
+    env.update(extra_env or {})
     command = [
         sys.executable,
         "-m",
