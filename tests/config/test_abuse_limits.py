@@ -301,3 +301,20 @@ def test_a_chunked_oversized_body_is_413_json(user_token):
         connection.close()
     assert response.status == 413
     assert "too large" in body["detail"]
+
+
+def test_the_throttle_works_on_the_sync_path_too(settings):
+    """Under WSGI (gunicorn) the middleware runs synchronously."""
+    from django.http import JsonResponse
+    from django.test import RequestFactory
+
+    from config.middleware import ApiThrottleMiddleware
+
+    settings.API_THROTTLE_ANON = "2/min"
+    middleware = ApiThrottleMiddleware(lambda request: JsonResponse({}))
+    assert not middleware.async_mode
+    statuses = [
+        middleware(RequestFactory().get(ANON_READ, REMOTE_ADDR="10.1.1.1")).status_code
+        for _ in range(3)
+    ]
+    assert statuses == [200, 200, 429]
