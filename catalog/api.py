@@ -5,7 +5,7 @@ from asgiref.sync import sync_to_async
 from django.http import HttpResponse
 from ninja import Header, Path, Query, Router, Status
 from ninja.errors import HttpError, ValidationError
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from catalog import selectors, services
 from catalog.models import Order
@@ -21,6 +21,7 @@ from catalog.schemas import (
     StockConflictOut,
 )
 from config.auth import token_auth
+from config.pagination import Pagination
 
 router = Router(tags=["catalog"])
 
@@ -28,13 +29,13 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 @router.get("/categories", response=list[CategoryListItemOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 async def list_categories(request):
     return selectors.category_list()
 
 
 @router.get("/products", response=list[ProductOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 async def list_products(request, filters: Query[ProductFilters]):
     """Active products only, by name, each with its category and its price
     with and without tax."""
@@ -133,7 +134,7 @@ async def create_order(
 
 
 @router.get("/orders", auth=token_auth, response=list[OrderOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 async def list_orders(request):
     """The caller's own orders, newest first."""
     return selectors.order_list(user=request.auth)

@@ -83,7 +83,7 @@ class ProjectNinjaAPI(NinjaAPI):
     def get_openapi_schema(self, *, path_prefix=None, path_params=None):
         """The schema declares every answer an operation can really give:
         401 where a token is required, 422 where there is input to validate,
-        and the project-wide ones above."""
+        400 where a body may not parse, and the project-wide ones above."""
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.setdefault("ErrorDetail", _ERROR_SCHEMA)
@@ -96,6 +96,8 @@ class ProjectNinjaAPI(NinjaAPI):
                     extra[401] = _error_response("Missing, invalid, revoked or expired token")
                 if operation.get("parameters") or operation.get("requestBody"):
                     extra[422] = _error_response("Invalid input", _VALIDATION_REF)
+                if operation.get("requestBody"):
+                    extra[400] = _error_response("Malformed request body (not JSON)")
                 for code, response in extra.items():
                     if code not in responses and str(code) not in responses:
                         responses[code] = response

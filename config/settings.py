@@ -233,6 +233,8 @@ API_PAGE_SIZE = 10
 API_MAX_PAGE_SIZE = 100
 NINJA_PAGINATION_PER_PAGE = API_PAGE_SIZE
 NINJA_PAGINATION_MAX_LIMIT = API_MAX_PAGE_SIZE
+# @paginate without a class: limit/offset with a bounded offset.
+NINJA_PAGINATION_CLASS = "config.pagination.Pagination"
 
 # Every handler scrubs tokens, Authorization and Cookie headers and password
 # fields from records (config.log_filters); Django's own "django" logger keeps
@@ -251,7 +253,11 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
-        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django": {
+            "handlers": [],
+            "level": os.environ.get("LOG_LEVEL", "INFO"),
+            "propagate": True,
+        },
         "django.db.backends": {"level": "INFO"},
     },
 }
