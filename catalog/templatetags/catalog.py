@@ -1,0 +1,47 @@
+"""How the catalog reads on the pages: stock as words, the tax rate as a
+percentage."""
+
+from django import template
+
+from catalog.pricing import tax_rate
+
+register = template.Library()
+
+# At or below this many units a product reads "Only N left".
+LOW_STOCK_THRESHOLD = 5
+
+
+@register.filter
+def stock_level(stock: int | None) -> str:
+    """ "out", "low" or "in": the state of ``stock``, also a CSS modifier."""
+    if not stock or stock <= 0:
+        return "out"
+    if stock <= LOW_STOCK_THRESHOLD:
+        return "low"
+    return "in"
+
+
+@register.filter
+def stock_state(stock: int | None) -> str:
+    """What a shopper reads: "In stock", "Only 2 left" or "Sold out"."""
+    level = stock_level(stock)
+    if level == "out":
+        return "Sold out"
+    if level == "low":
+        return f"Only {stock} left"
+    return "In stock"
+
+
+@register.simple_tag
+def tax_percent() -> str:
+    """The tax rate as people write it: "10%", "7.5%"."""
+    return f"{(tax_rate() * 100).normalize():f}%"
+
+
+ORDER_STATUS_TONES = {"pending": "warn", "paid": "ok", "cancelled": "off"}
+
+
+@register.filter
+def order_status_tone(status: str) -> str:
+    """A CSS modifier for an order status badge; the status is always spelled out."""
+    return ORDER_STATUS_TONES.get(status, "off")
