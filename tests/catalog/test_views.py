@@ -33,8 +33,8 @@ def test_product_list_shows_active_products_with_category_and_tax(client):
     assert "Kitchen" in html
     assert "0.95" in html
     assert "1.05" in html  # 1.045 rounded half up, not the float 1.04
-    assert "In stock (4)" in html
-    assert "Out of stock" in html
+    assert "Only 4 left" in html
+    assert "Sold out" in html
     assert "Withdrawn Kettle" not in html
     assert "2 products" in html
 
