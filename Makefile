@@ -8,7 +8,7 @@ WEB_CONCURRENCY ?= 1
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint fmt migrate demo-data bench clean
+.PHONY: help install run test lint fmt migrate demo-data bench clean e2e-deps
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,7 +46,20 @@ fmt: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: install ## Lint, check migrations, run the whole suite
+# The browser tests (tests/e2e) need Debian's Chromium and axe-core from npm.
+# Chromium is installed when missing and we are root (CI); otherwise those
+# tests skip with the reason (and fail when CI is set).
+E2E := tests/e2e
+e2e-deps: ## Install Chromium (apt, as root) and axe-core (npm) for the browser tests
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
+		|| { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+			&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) ; } \
+		|| echo "Chromium is missing and cannot be installed here: browser tests will skip."
+	@[ -d $(E2E)/node_modules/axe-core ] \
+		|| { command -v npm >/dev/null && (cd $(E2E) && npm ci --no-audit --no-fund) ; } \
+		|| echo "npm is missing: the accessibility tests will skip."
+
+test: install e2e-deps ## Lint, check migrations, run the whole suite (browser tests included)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DJANGO_SECRET_KEY=makemigrations-check $(MANAGE) makemigrations --check --dry-run
@@ -56,4 +69,4 @@ bench: install ## Load benchmark against PostgreSQL (see bench/README.md)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles
+	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles test-artifacts $(E2E)/node_modules
