@@ -16,6 +16,7 @@ async def release_async_connections():
     keep that thread's connection checked out of the pool (no request ends to
     return it); the native async pool belongs to the test's event loop. Give
     both back after each test, or PostgreSQL refuses to drop the test database."""
+    db_async.bind_to_running_loop()  # as the server's lifespan startup does
     yield
     await sync_to_async(connections.close_all)()
     await db_async.close_pool()

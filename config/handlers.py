@@ -1,36 +1,68 @@
-"""An ASGI handler that keeps Django's semantics without a thread per request.
+"""An ASGI handler that keeps Django's semantics without thread churn.
 
-Django's ASGIHandler enters a fresh ``ThreadSensitiveContext`` for every
-request. The first thread-sensitive ``sync_to_async`` call inside it (the
-``request_started`` receivers, a sync view, every async ORM call) then creates a
-new OS thread, which is torn down when the request ends. Under load that
-creation and teardown dominates a small JSON response (see bench/RESULTS.md).
+Django's ASGIHandler (5.2) costs every request at least one new OS thread and
+two trips to it, even when the view is async and never touches the sync ORM:
 
-This handler gives each request a thread from a fixed set of long-lived
-single-thread executors instead, picking the one with the fewest requests in
-flight. Within a request nothing changes: all of its sync work still runs on
-one thread, in order, so a sync view and the async ORM calls of one request
-see the same thread-local database connection, and ``request_finished`` hands
-that connection back to the pool as before. Requests that share a thread run
-their sync calls one after another, never interleaved inside a call, which is
-what transactions (always opened and closed inside one sync call) need.
+- it enters a fresh ``ThreadSensitiveContext`` per request, so the first
+  thread-sensitive ``sync_to_async`` call creates a thread for the request,
+  torn down at its end;
+- it sends ``request_started`` with ``asend``, which runs Django's sync
+  receivers through ``sync_to_async``, and closes the response through
+  ``sync_to_async`` too (that sends ``request_finished``).
 
-It also answers the ASGI lifespan protocol, so uvicorn can shut the process
-down cleanly and the native async connection pool is closed on exit.
+This handler changes only that:
+
+1. Each request gets one of a fixed set of long-lived single-thread executors
+   (the one with the fewest requests in flight) instead of a new thread. All of
+   a request's sync work still runs on one thread, in order, so a sync view and
+   the async ORM calls of one request share its thread-local connection as
+   before; requests sharing a thread run their sync calls one after another,
+   never interleaved inside a call, which is what transactions (opened and
+   closed inside one sync call) need.
+2. ``request_started`` receivers run on the event loop: Django's own
+   (``reset_queries``, ``close_old_connections``) do no I/O there, since the
+   loop thread holds no database connection (with the pool, a request's
+   thread gives its connection back when the request ends).
+3. The response is closed (and ``request_finished`` sent) on the request's
+   thread only if the request used that thread; otherwise on the loop, where
+   again there is no connection to close.
+
+It also answers the ASGI lifespan protocol: startup binds the native async
+reads of config.db_async to the server's event loop, shutdown closes their
+pool and the threads.
 """
 
-from concurrent.futures import ThreadPoolExecutor
+import asyncio
+import contextlib
+from concurrent.futures import Executor, ThreadPoolExecutor
 
-from asgiref.sync import ThreadSensitiveContext
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
-from django.core.handlers.asgi import ASGIHandler
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.urls import set_script_prefix
+
+from config import db_async
+
+
+class _RequestExecutor(Executor):
+    """One request's view of its shared thread: remembers whether it was used."""
+
+    def __init__(self, thread: ThreadPoolExecutor):
+        self.thread = thread
+        self.used = False
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.used = True
+        return self.thread.submit(fn, *args, **kwargs)
 
 
 class PooledThreadASGIHandler(ASGIHandler):
     def __init__(self, thread_count: int | None = None):
         super().__init__()
         count = thread_count or settings.ASGI_SYNC_THREADS
-        self._executors = [
+        self._threads = [
             ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"django-sync-{i}")
             for i in range(count)
         ]
@@ -44,22 +76,75 @@ class PooledThreadASGIHandler(ASGIHandler):
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
         index = self._in_flight.index(min(self._in_flight))
         self._in_flight[index] += 1
+        executor = _RequestExecutor(self._threads[index])
         try:
-            async with ThreadSensitiveContext(executor=self._executors[index]):
-                await self.handle(scope, receive, send)
+            async with ThreadSensitiveContext(executor=executor):
+                await self.handle(scope, receive, send, executor)
         finally:
             self._in_flight[index] -= 1
 
-    async def lifespan(self, receive, send):
-        from config import db_async
+    async def handle(self, scope, receive, send, executor=None):
+        """Django's ASGIHandler.handle (5.2), with the signal and close
+        changes described in the module docstring."""
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, error_response = self.create_request(scope, body_file)
+        if request is None:
+            body_file.close()
+            await self.send_response(error_response, send)
+            error_response.close()
+            return
 
+        async def process_request(request, send):
+            response = await self.run_get_response(request)
+            with contextlib.suppress(asyncio.CancelledError):  # client went away
+                await self.send_response(response, send)
+            return response
+
+        # Serve the request while listening for the client going away.
+        tasks = [
+            asyncio.create_task(self.listen_for_disconnect(receive)),
+            asyncio.create_task(process_request(request, send)),
+        ]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            if task.done():
+                try:
+                    task.result()
+                except RequestAborted:
+                    pass
+                except AssertionError:
+                    body_file.close()
+                    raise
+            else:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+        try:
+            response = tasks[1].result()
+        except asyncio.CancelledError:
+            await signals.request_finished.asend(sender=self.__class__)
+        else:
+            if executor is None or executor.used:
+                await sync_to_async(response.close)()
+            else:
+                response.close()
+        body_file.close()
+
+    async def lifespan(self, receive, send):
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                db_async.bind_to_running_loop()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await db_async.close_pool()
-                for executor in self._executors:
-                    executor.shutdown(wait=False)
+                for thread in self._threads:
+                    thread.shutdown(wait=False)
                 await send({"type": "lifespan.shutdown.complete"})
                 return

@@ -30,6 +30,7 @@ from movies.schemas import (
     MovieCreateIn,
     MovieFilters,
     MovieOut,
+    MoviePageOut,
     MoviePatchIn,
     MovieUpdateIn,
     PersonOut,
@@ -57,6 +58,13 @@ _WRITE_ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
 
 async def _get_movie_or_404(movie_id: int) -> Movie:
     movie = await selectors.movie_detail().filter(pk=movie_id).afirst()
+    if movie is None:
+        raise HttpError(404, f"No movie with id {movie_id}.")
+    return movie
+
+
+async def _movie_out_or_404(movie_id: int) -> dict:
+    movie = await selectors.amovie_by_id(movie_id)
     if movie is None:
         raise HttpError(404, f"No movie with id {movie_id}.")
     return movie
@@ -96,21 +104,27 @@ async def _write(service, **kwargs) -> Movie:
         raise HttpError(409, exc.message) from exc
     except Movie.DoesNotExist as exc:
         raise HttpError(404, "The movie was deleted meanwhile.") from exc
-    return await _get_movie_or_404(movie.pk)
+    return await _movie_out_or_404(movie.pk)
 
 
-@router.get("/movies", response=list[MovieOut])
-@paginate(Pagination)
-async def list_movies(request, filters: Query[MovieFilters]):
+@router.get("/movies", response=MoviePageOut)
+async def list_movies(request, filters: Query[MovieFilters], page: Query[Pagination.Input]):
     """Movies, filtered and ordered; `limit` (default 10, at most 100) and
     `offset` page through them. Unknown genre or director ids give an empty
-    list."""
-    return selectors.movie_list(**filters.model_dump(exclude_none=True))
+    list.
+
+    The hottest endpoint: it reads plain rows with three queries (page,
+    genres, count) and, on PostgreSQL, without a thread hop
+    (selectors.amovie_page), instead of ninja's @paginate over model
+    instances."""
+    return await selectors.amovie_page(
+        limit=page.limit, offset=page.offset, **filters.model_dump(exclude_none=True)
+    )
 
 
 @router.get("/movies/{movie_id}", response={200: MovieOut, 404: ErrorOut})
 async def get_movie(request, movie_id: int = Path(..., ge=1, le=MAX_ID)):
-    return await _get_movie_or_404(movie_id)
+    return await _movie_out_or_404(movie_id)
 
 
 @router.post("/movies", response={201: MovieOut, **_WRITE_ERRORS}, auth=token_auth)

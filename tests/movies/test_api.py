@@ -622,3 +622,40 @@ async def test_openapi_documents_the_movie_endpoints(async_client):
         "movies_api_list_genres",
         "movies_api_list_people",
     } <= operation_ids
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_list_reads_natively_with_three_queries_whatever_the_page_size(async_client):
+    """On PostgreSQL the list is served by config.db_async (no thread hop):
+    page, genres and count, logged like Django's own queries."""
+    if connection.vendor != "postgresql":
+        pytest.skip("native async reads are used on PostgreSQL only")
+    directors = [await Person.objects.acreate(name=f"Director {i}") for i in range(3)]
+    for i in range(25):
+        movie = await Movie.objects.acreate(
+            title=f"Film {i:02d}",
+            slug=f"film-{i:02d}",
+            release_date=date(2000, 1, 1 + i),
+            rating=50,
+            duration=timedelta(minutes=90),
+            director=directors[i % 3],
+        )
+        genre, _ = await Genre.objects.aget_or_create(name=f"Genre {i % 3}", slug=f"genre-{i % 3}")
+        await movie.genres.aadd(genre)
+    counts = {}
+    # CaptureQueriesContext would open a sync connection from the event loop;
+    # switch on the same query log by hand.
+    connection.force_debug_cursor = True
+    try:
+        for limit in (2, 20):
+            connection.queries_log.clear()
+            response = await async_client.get("/api/movies", {"limit": limit})
+            assert response.status_code == 200
+            body = response.json()
+            assert len(body["items"]) == limit
+            assert body["count"] == 25
+            assert all(item["director"] and item["genres"] for item in body["items"])
+            counts[limit] = [query["sql"] for query in connection.queries_log]
+    finally:
+        connection.force_debug_cursor = False
+    assert len(counts[2]) == len(counts[20]) == 3

@@ -1,0 +1,91 @@
+"""Django's standard middleware, without a thread hop per request under ASGI.
+
+Django's ``MiddlewareMixin`` is "async-capable", but in async mode it runs
+every ``process_request`` and ``process_response`` hook through
+``sync_to_async``, and the handler wraps every sync ``process_view`` the same
+way: with the usual stack that is about fifteen trips to a worker thread for
+each request, more than the rest of a small JSON response costs (see
+bench/RESULTS.md).
+
+The hooks of these middleware do no I/O (they read headers and cookies and
+set attributes), with two exceptions that can touch the database: saving or
+loading the session, and loading messages kept in the session. The
+subclasses below call the hooks directly on the event loop and take the
+thread only when those can happen: when the session was accessed or
+modified during the request, or messages were used or added. Sync views and
+everything they do still run on the request's thread, as before.
+
+This relies on the default configuration (CSRF tokens in a cookie, not the
+session: ``CSRF_USE_SESSIONS = False``); config/settings.py uses these
+classes in MIDDLEWARE.
+"""
+
+from asgiref.sync import sync_to_async
+from django.contrib.auth import middleware as auth_middleware
+from django.contrib.messages import middleware as messages_middleware
+from django.contrib.sessions import middleware as sessions_middleware
+from django.middleware import clickjacking, common, csrf, security
+
+
+class NoThreadHopMixin:
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        if self.async_mode and hasattr(self, "process_view"):
+            # The handler adapts a sync process_view with sync_to_async; a
+            # coroutine function is called as it is.
+            sync_process_view = self.process_view
+
+            async def process_view(request, view_func, view_args, view_kwargs):
+                return sync_process_view(request, view_func, view_args, view_kwargs)
+
+            self.process_view = process_view
+
+    def response_needs_thread(self, request) -> bool:
+        """Whether process_response may do I/O for this request."""
+        return False
+
+    async def __acall__(self, request):
+        response = None
+        if hasattr(self, "process_request"):
+            response = self.process_request(request)
+        response = response or await self.get_response(request)
+        if hasattr(self, "process_response"):
+            if self.response_needs_thread(request):
+                response = await sync_to_async(self.process_response, thread_sensitive=True)(
+                    request, response
+                )
+            else:
+                response = self.process_response(request, response)
+        return response
+
+
+class SecurityMiddleware(NoThreadHopMixin, security.SecurityMiddleware):
+    pass
+
+
+class CommonMiddleware(NoThreadHopMixin, common.CommonMiddleware):
+    pass
+
+
+class CsrfViewMiddleware(NoThreadHopMixin, csrf.CsrfViewMiddleware):
+    pass
+
+
+class AuthenticationMiddleware(NoThreadHopMixin, auth_middleware.AuthenticationMiddleware):
+    pass
+
+
+class XFrameOptionsMiddleware(NoThreadHopMixin, clickjacking.XFrameOptionsMiddleware):
+    pass
+
+
+class SessionMiddleware(NoThreadHopMixin, sessions_middleware.SessionMiddleware):
+    def response_needs_thread(self, request) -> bool:
+        session = getattr(request, "session", None)
+        return session is not None and (session.accessed or session.modified)
+
+
+class MessageMiddleware(NoThreadHopMixin, messages_middleware.MessageMiddleware):
+    def response_needs_thread(self, request) -> bool:
+        storage = getattr(request, "_messages", None)
+        return storage is not None and (storage.used or storage.added_new)

@@ -1,0 +1,162 @@
+"""The production ASGI handler (config/handlers.py) under concurrency: async
+API requests, sync pages and session-writing logins served at once by one
+uvicorn process whose requests share two sync threads, every body checked."""
+
+import asyncio
+import re
+import threading
+
+import httpx
+import pytest
+
+from config.handlers import PooledThreadASGIHandler
+from tests.live import uvicorn_server
+from tests.movies.factories import make_genre, make_movie, make_person
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PASSWORD = "a-long-enough-password-42"
+
+
+@pytest.fixture
+def catalogue(django_user_model):
+    drama = make_genre("Drama")
+    director = make_person("Sidney Lumet")
+    movies = [
+        make_movie(f"Concurrent Film {i}", director=director, genres=[drama]) for i in range(6)
+    ]
+    users = [
+        django_user_model.objects.create_user(
+            username=f"viewer{i}", email=f"viewer{i}@example.com", password=PASSWORD
+        )
+        for i in range(3)
+    ]
+    return movies, users
+
+
+async def login_and_read_profile(base_url: str, username: str) -> str:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as session:
+        form = await session.get("/accounts/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
+        response = await session.post(
+            "/accounts/login/",
+            data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token},
+            headers={"Referer": f"{base_url}/accounts/login/"},
+        )
+        assert response.status_code == 302, response.text[:300]
+        profile = await session.get("/accounts/profile/")
+        assert profile.status_code == 200
+        return profile.text
+
+
+@pytest.mark.live
+def test_concurrent_sync_and_async_requests_all_get_their_own_answers(catalogue):
+    movies, users = catalogue
+    with uvicorn_server(
+        extra_env={
+            "ASGI_SYNC_THREADS": "2",
+            "API_THROTTLE_ANON": "off",
+            # Plain HTTP on loopback: cookies must not be Secure-only here.
+            "DJANGO_SECURE_COOKIES": "0",
+        }
+    ) as url:
+
+        async def check_api_list(client):
+            response = await client.get("/api/movies", params={"limit": 3, "q": "Concurrent"})
+            assert response.status_code == 200
+            body = response.json()
+            assert body["count"] == len(movies)
+            assert [item["title"] for item in body["items"]] == [m.title for m in movies[:3]]
+
+        async def check_api_detail(client, movie):
+            response = await client.get(f"/api/movies/{movie.pk}")
+            assert response.status_code == 200
+            assert response.json()["title"] == movie.title
+            assert response.json()["director"]["name"] == "Sidney Lumet"
+
+        async def check_page(client, movie):
+            response = await client.get(f"/movies/{movie.slug}/")
+            assert response.status_code == 200
+            assert movie.title in response.text
+
+        async def check_list_page(client):
+            response = await client.get("/movies/", params={"q": "Concurrent"})
+            assert response.status_code == 200
+            assert all(movie.title in response.text for movie in movies)
+
+        async def burst():
+            limits = httpx.Limits(max_connections=50)
+            async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+                checks = []
+                for round_ in range(10):
+                    movie = movies[round_ % len(movies)]
+                    checks += [
+                        check_api_list(client),
+                        check_api_detail(client, movie),
+                        check_page(client, movie),
+                        check_list_page(client),
+                    ]
+                profiles = [login_and_read_profile(url, user.username) for user in users]
+                results = await asyncio.gather(*checks, *profiles)
+            return results[len(checks) :]
+
+        profiles = asyncio.run(burst())
+
+    # Each signed-in visitor saw their own profile and nobody else's.
+    for user, html in zip(users, profiles, strict=True):
+        assert user.email in html
+        others = [other.email for other in users if other != user]
+        assert not any(email in html for email in others)
+
+
+async def call(application, path: str) -> tuple[int, bytes]:
+    """One GET through an ASGI application, in process."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1")],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 80),
+    }
+    messages = []
+    request_sent = asyncio.Event()
+
+    async def receive():
+        if not request_sent.is_set():
+            request_sent.set()
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.Event().wait()  # the client stays connected
+
+    async def send(message):
+        messages.append(message)
+
+    await application(scope, receive, send)
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+    return messages[0]["status"], body
+
+
+async def test_sync_work_reuses_a_fixed_set_of_threads(catalogue, monkeypatch):
+    movies, _ = catalogue
+    handler = PooledThreadASGIHandler(thread_count=2)
+    started = []
+    original_start = threading.Thread.start
+
+    def recording_start(thread):
+        started.append(thread.name)
+        return original_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", recording_start)
+    for movie in movies * 3:
+        status, body = await call(handler, f"/movies/{movie.slug}/")  # a sync view
+        assert status == 200
+        assert movie.title.encode() in body
+    # Django's own handler starts a thread for every request (18 here).
+    assert len(started) <= 2
+    assert all(name.startswith("django-sync-") for name in started)
