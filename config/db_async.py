@@ -210,6 +210,14 @@ async def fetch(*reads: Read) -> list:
     return results
 
 
+async def execute(sql: str, params=(), *, using: str = "default") -> list[tuple]:
+    """Rows of one raw SQL statement (autocommit), natively on PostgreSQL.
+    Callers check ``native_enabled()`` first; for small writes that must not
+    cost a thread hop (the rate-limit counters)."""
+    (rows,) = await _run(using, [(sql, tuple(params))])
+    return rows
+
+
 async def fetch_values(queryset: QuerySet, *, cache_key=None) -> list[dict]:
     """Rows of a ``values()`` queryset as dicts (see ``fetch``)."""
     (rows,) = await fetch(Read(lambda: queryset, cache_key=cache_key))
