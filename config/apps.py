@@ -12,7 +12,7 @@ class ConfigConfig(AppConfig):
     verbose_name = "API access"
 
     def ready(self):
-        from config import checks  # noqa: F401  (registers the system checks)
+        from config import checks, deploy_checks  # noqa: F401  (registers system checks)
 
 
 class ProjectAdminConfig(admin_apps.AdminConfig):

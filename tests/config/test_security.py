@@ -20,8 +20,8 @@ def production_env(**overrides: str) -> dict:
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
         DJANGO_ALLOWED_HOSTS="example.com",
         DJANGO_SECURE_SSL_REDIRECT="1",
-        **overrides,
     )
+    env.update(overrides)
     return env
 
 
@@ -37,6 +37,31 @@ def test_check_deploy_reports_nothing_with_production_env():
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
     assert "WARNINGS" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ({"DJANGO_HSTS_SECONDS": "0"}, "security.W004"),
+        ({"DJANGO_SECURE_SSL_REDIRECT": "0"}, "security.W008"),
+        ({"DJANGO_SECURE_COOKIES": "0"}, "security.W010"),
+        ({"DJANGO_SECURE_COOKIES": "0"}, "security.W016"),
+    ],
+)
+def test_check_deploy_still_catches_a_weakened_setting(override, expected):
+    """The clean report above means something only if the checks run: Django
+    skips its HSTS, SSL-redirect and CSRF-cookie checks when it does not find
+    its middleware in MIDDLEWARE by path (config.deploy_checks)."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=PROJECT_DIR,
+        env=production_env(**override),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert expected in result.stderr
 
 
 @pytest.mark.django_db
