@@ -8,7 +8,7 @@ WEB_CONCURRENCY ?= 1
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint fmt migrate demo-data bench clean e2e-deps
+.PHONY: help install run test lint fmt migrate demo-data bench soak clean e2e-deps
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -65,8 +65,11 @@ test: install e2e-deps ## Lint, check migrations, run the whole suite (browser t
 	DJANGO_SECRET_KEY=makemigrations-check $(MANAGE) makemigrations --check --dry-run
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-bench: install ## Load benchmark against PostgreSQL (see bench/README.md)
+bench: install ## Load benchmark against PostgreSQL (see bench/RESULTS.md)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+soak: install ## 60 s soak at c=400 with orders mixed in, then consistency checks
+	$(BIN)/python bench/run.py --soak $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles test-artifacts $(E2E)/node_modules

@@ -16,13 +16,16 @@ import argparse
 import datetime as dt
 import json
 import os
+import random
 import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -371,6 +374,213 @@ def run(args) -> dict:
     return {"servers": results, "ratios": ratios, "paths": paths}
 
 
+def create_bench_token(database_url: str) -> str:
+    env = base_env(database_url)
+    code = (
+        "from django.contrib.auth import get_user_model; "
+        "from config.models import api_token_create; "
+        "user, _ = get_user_model().objects.get_or_create(username='bench-soak'); "
+        "print(api_token_create(user=user, name='soak')[1])"
+    )
+    out = subprocess.run(
+        [PYTHON, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def current_rss_mb(server: Server) -> dict[int, float]:
+    sizes = {}
+    for pid in server.worker_pids():
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        match = re.search(r"VmRSS:\s+(\d+) kB", status)
+        if match:
+            sizes[pid] = int(match.group(1)) / 1024
+    return sizes
+
+
+def catalog_totals(database_url: str) -> dict:
+    with psycopg.connect(database_url) as conn:
+        stock = conn.execute("SELECT coalesce(sum(stock), 0) FROM catalog_product").fetchone()[0]
+        ordered = conn.execute(
+            "SELECT coalesce(sum(i.quantity), 0) FROM catalog_orderitem i "
+            "JOIN catalog_order o ON o.id = i.order_id WHERE o.status <> 'cancelled'"
+        ).fetchone()[0]
+        orders = conn.execute("SELECT count(*) FROM catalog_order").fetchone()[0]
+        mismatched = conn.execute(
+            "SELECT count(*) FROM catalog_order o WHERE o.subtotal <> ("
+            "  SELECT coalesce(sum(i.quantity * i.unit_price), 0) FROM catalog_orderitem i"
+            "  WHERE i.order_id = o.id) OR o.total <> o.subtotal + o.tax"
+        ).fetchone()[0]
+        product_ids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT id FROM catalog_product WHERE is_active AND stock > 0 ORDER BY id LIMIT 50"
+            )
+        ]
+    return {
+        "stock": int(stock),
+        "ordered": int(ordered),
+        "orders": orders,
+        "orders_with_wrong_totals": mismatched,
+        "product_ids": product_ids,
+    }
+
+
+def soak(args) -> dict:
+    """60 s at c=400 on the list endpoint with orders mixed in; checks errors,
+    connections, RSS growth and that stock and orders still add up."""
+    database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed: sudo apt-get install wrk (Debian/Ubuntu), then rerun.")
+    prepare_database(database_url)
+    token = create_bench_token(database_url)
+    before = catalog_totals(database_url)
+    env = dict(
+        base_env(database_url), API_THROTTLE_WRITE="1000000/min", API_THROTTLE_TOKEN="1000000/min"
+    )
+    pool_max = int(env.get("DB_POOL_MAX_SIZE", 10))
+    native_max = int(env.get("NATIVE_ASYNC_DB_POOL_MAX_SIZE", 10))
+    server = Server(
+        "project (uvicorn, 2 workers)",
+        [
+            str(BIN / "uvicorn"),
+            "config.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "{port}",
+            "--workers",
+            "2",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--backlog",
+            "2048",
+        ],
+        env,
+        workers=2,
+        max_connections_per_worker=pool_max + native_max,
+    )
+    seconds = 10 if args.quick else 60
+    orders_per_second = 4
+    statuses: dict[int, int] = {}
+    stop = threading.Event()
+
+    def place_orders():
+        rng = random.Random(1)
+        url = server.url("/api/orders")
+        while not stop.is_set():
+            product = rng.choice(before["product_ids"])
+            body = json.dumps({"items": [{"product_id": product, "quantity": 1}]}).encode()
+            request = urllib.request.Request(
+                url,
+                data=body,
+                method="POST",
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    status = response.status
+            except urllib.error.HTTPError as error:
+                status = error.code
+            except OSError:
+                status = 0
+            statuses[status] = statuses.get(status, 0) + 1
+            stop.wait(1 / orders_per_second)
+
+    server.start()
+    try:
+        # Warm up at full concurrency, so the start figure already holds the
+        # buffers, pooled connections and caches a loaded worker keeps; growth
+        # after that is what could be a leak.
+        wrk(server.url("/api/movies?limit=10"), 400, 5 if args.quick else 10)
+        rss_start = current_rss_mb(server)
+        writer = threading.Thread(target=place_orders)
+        writer.start()
+        try:
+            load = wrk(server.url("/api/movies?limit=10"), 400, seconds)
+        finally:
+            stop.set()
+            writer.join(timeout=15)
+        rss_end = current_rss_mb(server)
+        time.sleep(1)
+        open_connections = db_connections(database_url)
+    finally:
+        server.stop()
+    after = catalog_totals(database_url)
+    created = statuses.get(201, 0)
+    growth = {
+        pid: round((rss_end[pid] - rss_start[pid]) / rss_start[pid] * 100, 1)
+        for pid in rss_start
+        if pid in rss_end
+    }
+    checks = {
+        "zero socket errors and non-2xx on the list": load["socket_errors"] == 0
+        and load["non_2xx"] == 0,
+        "every order answered 201 or 409": set(statuses) <= {201, 409},
+        "stock + ordered units unchanged": before["stock"] + before["ordered"]
+        == after["stock"] + after["ordered"],
+        "one order row per 201": after["orders"] - before["orders"] == created,
+        "every order's totals add up": after["orders_with_wrong_totals"] == 0,
+        "no leaked database connections": open_connections <= server.max_connections,
+        "RSS growth per worker under 10%": bool(growth) and max(growth.values()) < 10,
+    }
+    report = {
+        "seconds": seconds,
+        "list": load,
+        "orders": statuses,
+        "rss_start_mb": {str(k): round(v, 1) for k, v in rss_start.items()},
+        "rss_end_mb": {str(k): round(v, 1) for k, v in rss_end.items()},
+        "rss_growth_percent": {str(k): v for k, v in growth.items()},
+        "db_connections_after": open_connections,
+        "db_connections_bound": server.max_connections,
+        "stock_before_after": [before["stock"], after["stock"]],
+        "checks": checks,
+    }
+    log(f"\n== soak: {seconds} s at c=400 on /api/movies?limit=10, ~{orders_per_second} orders/s")
+    log(
+        f"  list: {load['rps']:.0f} req/s, p99 {load['p99_ms']:.0f} ms, "
+        f"errors {load['socket_errors']}, non-2xx {load['non_2xx']}"
+    )
+    log(f"  orders: {statuses}")
+    log(f"  RSS growth per worker: {growth} %; connections open after: {open_connections}")
+    for name, passed in checks.items():
+        log(f"  [{'ok' if passed else 'FAIL'}] {name}")
+    return report
+
+
+def record_soak(report: dict, args) -> None:
+    report["date"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    report["commit"] = git_commit()
+    report["command"] = "make soak" + (' BENCH_ARGS="--quick"' if args.quick else "")
+    (ROOT / "bench" / "last-soak.json").write_text(json.dumps(report, indent=2) + "\n")
+    load = report["list"]
+    lines = [
+        f"\n### Soak {report['date']} · commit {report['commit']} · `{report['command']}`\n",
+        f"{report['seconds']} s at c=400 on `/api/movies?limit=10` with orders mixed in: "
+        f"{load['rps']:.0f} req/s, p99 {load['p99_ms']:.0f} ms, socket errors "
+        f"{load['socket_errors']}, non-2xx {load['non_2xx']}; orders {report['orders']}; "
+        f"RSS growth per worker {report['rss_growth_percent']} %; "
+        f"{report['db_connections_after']} database connections open after "
+        f"(bound {report['db_connections_bound']}).\n",
+    ]
+    lines += [f"- {'ok' if ok else 'FAIL'}: {name}" for name, ok in report["checks"].items()]
+    with open(ROOT / "bench" / "RESULTS.md", "a") as results:
+        results.write("\n".join(lines) + "\n")
+
+
 def git_commit() -> str:
     result = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
@@ -423,7 +633,17 @@ def main() -> None:
         "--stock", action="store_true", help="also measure Django's stock ASGI handler"
     )
     parser.add_argument("--no-record", action="store_true", help="print only")
+    parser.add_argument(
+        "--soak", action="store_true", help="60 s at c=400 with orders mixed in, then checks"
+    )
     args = parser.parse_args()
+    if args.soak:
+        report = soak(args)
+        if not args.no_record:
+            record_soak(report, args)
+        if not all(report["checks"].values()):
+            sys.exit(1)
+        return
     report = run(args)
     if not args.no_record:
         record(report, args)
