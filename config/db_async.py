@@ -33,7 +33,7 @@ import psycopg
 from django.conf import settings
 from django.db import connections
 from django.db.models import QuerySet
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +75,9 @@ async def get_pool(using: str = "default") -> AsyncConnectionPool:
             min_size=settings.NATIVE_ASYNC_DB_POOL_MIN_SIZE,
             max_size=settings.NATIVE_ASYNC_DB_POOL_MAX_SIZE,
             timeout=pool_options.get("timeout", 5.0),
+            # psycopg's default backs off for up to 300 s after losing the
+            # database; follow Django's pool so both recover together.
+            reconnect_timeout=pool_options.get("reconnect_timeout", 300.0),
             # No check per checkout (a round trip per query); a connection
             # broken by a database restart fails its query, is discarded by
             # the pool, and the read is retried once on a fresh one.
@@ -113,6 +116,8 @@ async def _run(using: str, statements: list[tuple[str, tuple]]) -> list[list[tup
                 while cursor.nextset():
                     results.append(await cursor.fetchall())
             break
+        except PoolTimeout:
+            raise  # no connection to be had: retrying would only double the wait
         except psycopg.OperationalError:
             if attempt == 2:
                 raise
