@@ -8,11 +8,11 @@ each request, more than the rest of a small JSON response costs (see
 bench/RESULTS.md).
 
 The hooks of these middleware do no I/O (they read headers and cookies and
-set attributes), with two exceptions that can touch the database: saving or
-loading the session, and loading messages kept in the session. The
-subclasses below call the hooks directly on the event loop and take the
-thread only when those can happen: when the session was accessed or
-modified during the request, or messages were used or added. Sync views and
+set attributes), with two exceptions that can touch the database: saving the
+session, and loading messages kept in the session. The subclasses below call
+the hooks directly on the event loop and take the thread only when those can
+happen: when the session was modified (or is saved on every request), or new
+messages were added. Sync views and
 everything they do still run on the request's thread, as before.
 
 This relies on the default configuration (CSRF tokens in a cookie, not the
@@ -21,6 +21,7 @@ classes in MIDDLEWARE.
 """
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.messages import middleware as messages_middleware
 from django.contrib.sessions import middleware as sessions_middleware
@@ -81,11 +82,18 @@ class XFrameOptionsMiddleware(NoThreadHopMixin, clickjacking.XFrameOptionsMiddle
 
 class SessionMiddleware(NoThreadHopMixin, sessions_middleware.SessionMiddleware):
     def response_needs_thread(self, request) -> bool:
+        # Only a save writes: a session that was read is already loaded (by
+        # whoever read it, on the request's thread), and an untouched one is
+        # never loaded.
         session = getattr(request, "session", None)
-        return session is not None and (session.accessed or session.modified)
+        return session is not None and (
+            session.modified or (session.accessed and settings.SESSION_SAVE_EVERY_REQUEST)
+        )
 
 
 class MessageMiddleware(NoThreadHopMixin, messages_middleware.MessageMiddleware):
     def response_needs_thread(self, request) -> bool:
+        # New messages may have to be merged with stored ones, which loads
+        # the session; messages that were only read were loaded already.
         storage = getattr(request, "_messages", None)
-        return storage is not None and (storage.used or storage.added_new)
+        return storage is not None and storage.added_new
