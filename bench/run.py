@@ -94,6 +94,25 @@ def prepare_database(database_url: str) -> None:
         conn.execute("VACUUM ANALYZE")
 
 
+UVICORN_OPTIONS = [
+    "--host", "127.0.0.1", "--port", "{port}", "--workers", "2", "--loop", "uvloop",
+    "--http", "httptools", "--no-access-log", "--log-level", "warning", "--backlog", "2048",
+]  # fmt: skip
+
+
+def project_server(env: dict) -> "Server":
+    """The project as production runs it: uvicorn, 2 workers."""
+    pool_max = int(env.get("DB_POOL_MAX_SIZE", 10))
+    native_max = int(env.get("NATIVE_ASYNC_DB_POOL_MAX_SIZE", 10))
+    return Server(
+        "project (uvicorn, 2 workers)",
+        [str(BIN / "uvicorn"), "config.asgi:application", *UVICORN_OPTIONS],
+        env,
+        workers=2,
+        max_connections_per_worker=pool_max + native_max,
+    )
+
+
 def first_movie_id(database_url: str) -> int:
     with psycopg.connect(database_url) as conn:
         return conn.execute("SELECT min(id) FROM movies_movie").fetchone()[0]
@@ -232,33 +251,8 @@ def run(args) -> dict:
     project_env = dict(env)
     baseline_env = dict(env, DB_POOL="off", DJANGO_SETTINGS_MODULE="bench.sync_settings")
     pool_max = int(env.get("DB_POOL_MAX_SIZE", 10))
-    native_max = int(env.get("NATIVE_ASYNC_DB_POOL_MAX_SIZE", 10))
     servers = [
-        Server(
-            "project (uvicorn, 2 workers)",
-            [
-                str(BIN / "uvicorn"),
-                "config.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "{port}",
-                "--workers",
-                "2",
-                "--loop",
-                "uvloop",
-                "--http",
-                "httptools",
-                "--no-access-log",
-                "--log-level",
-                "warning",
-                "--backlog",
-                "2048",
-            ],
-            project_env,
-            workers=2,
-            max_connections_per_worker=pool_max + native_max,
-        ),
+        project_server(project_env),
         Server(
             "baseline (gunicorn, 3 sync workers)",
             [
@@ -286,24 +280,10 @@ def run(args) -> dict:
                 [
                     str(BIN / "uvicorn"),
                     "bench.stock_asgi:application",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    "{port}",
-                    "--workers",
-                    "2",
-                    "--loop",
-                    "uvloop",
-                    "--http",
-                    "httptools",
-                    "--no-access-log",
-                    "--log-level",
-                    "warning",
-                    "--backlog",
-                    "2048",
+                    *UVICORN_OPTIONS,
                     "--lifespan",
                     "off",
-                ],
+                ],  # fmt: skip
                 dict(project_env, NATIVE_ASYNC_DB="0"),
                 workers=2,
                 max_connections_per_worker=pool_max,
@@ -457,33 +437,7 @@ def soak(args) -> dict:
     env = dict(
         base_env(database_url), API_THROTTLE_WRITE="1000000/min", API_THROTTLE_TOKEN="1000000/min"
     )
-    pool_max = int(env.get("DB_POOL_MAX_SIZE", 10))
-    native_max = int(env.get("NATIVE_ASYNC_DB_POOL_MAX_SIZE", 10))
-    server = Server(
-        "project (uvicorn, 2 workers)",
-        [
-            str(BIN / "uvicorn"),
-            "config.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "{port}",
-            "--workers",
-            "2",
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            "--backlog",
-            "2048",
-        ],
-        env,
-        workers=2,
-        max_connections_per_worker=pool_max + native_max,
-    )
+    server = project_server(env)
     seconds = 10 if args.quick else 60
     orders_per_second = 4
     statuses: dict[int, int] = {}
