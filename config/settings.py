@@ -206,10 +206,10 @@ CONTENT_SECURITY_POLICY = os.environ.get("DJANGO_CSP") or (
 TAX_RATE = Decimal(os.environ.get("TAX_RATE", "0.10"))
 
 # Long-lived threads that run sync work (sync views, async ORM calls) for the
-# ASGI handler (config/handlers.py), per worker process. Two let one request's
-# database wait overlap another's Python; more only fight over the GIL (a sync
-# page ran ~1.8x slower in-process with 8 than with 2).
-ASGI_SYNC_THREADS = env_int("ASGI_SYNC_THREADS", 2)
+# ASGI handler (config/handlers.py), per worker process. Enough that requests
+# waiting on the database (a slow query, an outage until the pool times out)
+# do not hold up the others queued behind them on the same thread.
+ASGI_SYNC_THREADS = env_int("ASGI_SYNC_THREADS", 8)
 
 # Hot read endpoints run their ORM-compiled SQL on an async psycopg pool on
 # PostgreSQL (config/db_async.py); these size that pool, per worker process.
