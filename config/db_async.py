@@ -97,6 +97,11 @@ async def close_pool() -> None:
         await pool.close()
 
 
+async def _rows(cursor) -> list[tuple]:
+    # A statement that returns no rows (DELETE, UPDATE) has no description.
+    return await cursor.fetchall() if cursor.description is not None else []
+
+
 async def _run(using: str, statements: list[tuple[str, tuple]]) -> list[list[tuple]]:
     """Run (sql, params) statements on one pooled connection and return each
     one's rows. They go as one multi-statement query (the cursor binds
@@ -112,9 +117,9 @@ async def _run(using: str, statements: list[tuple[str, tuple]]) -> list[list[tup
         try:
             async with pool.connection() as conn:
                 cursor = await conn.execute(sql, params)
-                results = [await cursor.fetchall()]
+                results = [await _rows(cursor)]
                 while cursor.nextset():
-                    results.append(await cursor.fetchall())
+                    results.append(await _rows(cursor))
             break
         except PoolTimeout:
             raise  # no connection to be had: retrying would only double the wait

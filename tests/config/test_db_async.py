@@ -61,3 +61,27 @@ async def test_fetch_count(users):
 
 async def test_empty_queryset_reads_nothing(users):
     assert await db_async.fetch_values(User.objects.none().values("id")) == []
+
+
+async def test_execute_runs_statements_that_return_no_rows(users):
+    if not db_async.native_enabled():
+        pytest.skip("db_async.execute is used on PostgreSQL only (callers check native_enabled)")
+    rows = await db_async.execute("DELETE FROM auth_user WHERE username = %s", ["user1"])
+    assert rows == []
+    assert not await User.objects.filter(username="user1").aexists()
+    rows = await db_async.execute("SELECT count(*) FROM auth_user")
+    assert rows == [(4,)]
+
+
+async def test_a_request_that_purges_old_rate_limit_counters_is_served(
+    async_client, settings, monkeypatch
+):
+    """The purge (a DELETE, no rows back) runs on about one new window in
+    fifty; force it."""
+    from config import ratelimit
+
+    settings.API_THROTTLE_ANON = "1000/min"
+    monkeypatch.setattr(ratelimit.random, "randrange", lambda n: 0)
+    response = await async_client.get("/api/genres")
+    assert response.status_code == 200
+    assert "items" in response.json()
