@@ -8,7 +8,7 @@ applied to the rows) and only move the I/O: the compiled SQL runs on a psycopg
 ``AsyncConnection`` from an async pool on the event loop, with no thread hop.
 
 Elsewhere (SQLite, ``NATIVE_ASYNC_DB`` off, or an event loop other than the
-server's) ``fetch_values`` falls back to plain async iteration over the same
+server's) ``fetch`` falls back to plain async iteration over the same
 queryset, so both paths return the same rows and the same tests cover them.
 
 The async pool belongs to one event loop: the server's, bound by the ASGI
@@ -18,7 +18,7 @@ the test client, takes the fallback rather than a pool tied to a dead loop.
 Native queries are logged like Django's own (``connection.queries``,
 ``CaptureQueriesContext``) whenever Django would log its queries.
 
-Compiling a queryset costs a few hundred microseconds; ``fetch_values`` keeps
+Compiling a queryset costs a few hundred microseconds; ``fetch`` keeps
 the SQL and parameters of recent shapes (an LRU keyed by ``cache_key``, which
 the caller builds from everything that shapes the query) so a popular page is
 compiled once. Only SQL is cached, never rows: every call reads the database.

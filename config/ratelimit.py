@@ -111,22 +111,40 @@ def _row_key(scope: str, ident: str, window_start: int) -> str:
     return f"{scope}:{digest}:{window_start}"
 
 
+class _Counting:
+    """One hit being counted: the upsert that counts it, the occasional purge
+    of expired windows, and the verdict; shared by ``hit`` and ``ahit``."""
+
+    def __init__(self, scope: str, ident: str, rate: Rate):
+        self.rate = rate
+        self.now = time.time()
+        start, self.end = _window(rate, self.now)
+        table = _table()
+        self.upsert = (
+            f"INSERT INTO {table} (key, count, expires_at) VALUES (%s, 1, %s) "  # noqa: S608
+            f"ON CONFLICT (key) DO UPDATE SET count = {table}.count + 1 RETURNING count",
+            [_row_key(scope, ident, start), self.end],
+        )
+        self.purge = (f"DELETE FROM {table} WHERE expires_at < %s", [int(self.now)])  # noqa: S608
+
+    @staticmethod
+    def should_purge(count: int) -> bool:
+        return count == 1 and random.randrange(_PURGE_ONE_IN) == 0  # noqa: S311
+
+    def result(self, count: int) -> Hit:
+        return Hit(count=count, rate=self.rate, retry_after=max(1, math.ceil(self.end - self.now)))
+
+
 def hit(scope: str, ident: str, rate: Rate) -> Hit:
     """Count one hit of ``ident`` in ``scope``; the returned ``Hit`` says
     whether it is within ``rate``."""
-    now = time.time()
-    start, end = _window(rate, now)
-    table = _table()
+    counting = _Counting(scope, ident, rate)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (key, count, expires_at) VALUES (%s, 1, %s) "  # noqa: S608
-            f"ON CONFLICT (key) DO UPDATE SET count = {table}.count + 1 RETURNING count",
-            [_row_key(scope, ident, start), end],
-        )
+        cursor.execute(*counting.upsert)
         (count,) = cursor.fetchone()
-        if count == 1 and random.randrange(_PURGE_ONE_IN) == 0:  # noqa: S311
-            cursor.execute(f"DELETE FROM {table} WHERE expires_at < %s", [int(now)])  # noqa: S608
-    return Hit(count=count, rate=rate, retry_after=max(1, math.ceil(end - now)))
+        if counting.should_purge(count):
+            cursor.execute(*counting.purge)
+    return counting.result(count)
 
 
 def peek(scope: str, ident: str, rate: Rate) -> Hit:
@@ -158,18 +176,11 @@ async def ahit(scope: str, ident: str, rate: Rate) -> Hit:
     thread, with the request's connection, like every other ORM call."""
     if not db_async.native_enabled():
         return await sync_to_async(hit)(scope, ident, rate)
-    now = time.time()
-    start, end = _window(rate, now)
-    table = _table()
-    rows = await db_async.execute(
-        f"INSERT INTO {table} (key, count, expires_at) VALUES (%s, 1, %s) "  # noqa: S608
-        f"ON CONFLICT (key) DO UPDATE SET count = {table}.count + 1 RETURNING count",
-        [_row_key(scope, ident, start), end],
-    )
-    count = rows[0][0]
-    if count == 1 and random.randrange(_PURGE_ONE_IN) == 0:  # noqa: S311
-        await db_async.execute(f"DELETE FROM {table} WHERE expires_at < %s", [int(now)])  # noqa: S608
-    return Hit(count=count, rate=rate, retry_after=max(1, math.ceil(end - now)))
+    counting = _Counting(scope, ident, rate)
+    ((count,),) = await db_async.execute(*counting.upsert)
+    if counting.should_purge(count):
+        await db_async.execute(*counting.purge)
+    return counting.result(count)
 
 
 def client_address(request) -> str:
