@@ -143,6 +143,11 @@ else:
     # concurrently.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, but failing fast while the database is down: see
+    # config/postgresql/base.py and DB_FAIL_FAST_SECONDS below.
+    DATABASES["default"]["ENGINE"] = "config.postgresql"
+
 # Test databases are named per process, so two test runs on one machine never
 # drop each other's database, and (for SQLite) live in a file that the uvicorn
 # processes started by live-server tests can open too.
@@ -206,10 +211,18 @@ CONTENT_SECURITY_POLICY = os.environ.get("DJANGO_CSP") or (
 TAX_RATE = Decimal(os.environ.get("TAX_RATE", "0.10"))
 
 # Long-lived threads that run sync work (sync views, async ORM calls) for the
-# ASGI handler (config/handlers.py), per worker process. Enough that requests
-# waiting on the database (a slow query, an outage until the pool times out)
-# do not hold up the others queued behind them on the same thread.
-ASGI_SYNC_THREADS = env_int("ASGI_SYNC_THREADS", 8)
+# ASGI handler (config/handlers.py), per worker process. Sync views are mostly
+# CPU (templates, model instances) under one GIL: more threads only contend
+# with each other and with the event loop, which then answers late (measured
+# in bench/RESULTS.md: 8 threads gave ~200 requests over 2 s on the products
+# page at 400 connections, 2 gave none). Requests waiting on a dead database
+# do not hold the threads up for long: see DB_FAIL_FAST_SECONDS.
+ASGI_SYNC_THREADS = env_int("ASGI_SYNC_THREADS", 2)
+
+# After a failed attempt to get a database connection, other attempts in this
+# many seconds fail at once (503) instead of each waiting DB_POOL_TIMEOUT; then
+# one request at a time probes until the database answers. 0 turns it off.
+DB_FAIL_FAST_SECONDS = env_float("DB_FAIL_FAST_SECONDS", 1.0)
 
 # Hot read endpoints run their ORM-compiled SQL on an async psycopg pool on
 # PostgreSQL (config/db_async.py); these size that pool, per worker process.

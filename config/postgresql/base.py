@@ -1,0 +1,85 @@
+"""Django's PostgreSQL backend that fails fast while the database is down.
+
+When getting a connection fails (the pool found none within ``DB_POOL_TIMEOUT``,
+or the server refused), every other attempt in the next
+``DB_FAIL_FAST_SECONDS`` fails at once with the same OperationalError instead
+of waiting out the timeout again; after that one attempt at a time probes the
+database while the rest keep failing fast, until one succeeds.
+
+Why: the ASGI handler runs sync work on a few long-lived threads per worker
+(config/handlers.py). Without this, requests queued behind one waiting on a
+dead database would each wait a whole pool timeout in turn; with it, only the
+probe waits and the others get their 503 at once. It also sheds load when
+every connection stays busy past the pool timeout.
+
+Everything else is Django's backend: ``ENGINE = "config.postgresql"``.
+"""
+
+import threading
+import time
+
+from django.conf import settings
+from django.db.backends.postgresql.base import Database
+from django.db.backends.postgresql.base import DatabaseWrapper as PostgreSQLDatabaseWrapper
+
+
+class ConnectBreaker:
+    """Per-process state of the connection attempts to one database."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._failing_since = None  # None: the last attempt succeeded
+        self._retry_at = 0.0
+        self._probing = False
+
+    def before_attempt(self, cooldown: float) -> None:
+        """Raise at once if the database failed recently, else let the
+        attempt go on (as the single probe, if it has been failing)."""
+        if self._failing_since is None or cooldown <= 0:
+            return
+        with self._lock:
+            if self._failing_since is None:
+                return
+            if self._probing or time.monotonic() < self._retry_at:
+                down_for = time.monotonic() - self._failing_since
+                raise Database.OperationalError(
+                    f"database unavailable: connecting failed {down_for:.1f}s ago and "
+                    "has not succeeded since (failing fast)"
+                )
+            self._probing = True
+
+    def succeeded(self) -> None:
+        if self._failing_since is not None:
+            with self._lock:
+                self._failing_since, self._probing = None, False
+
+    def failed(self, cooldown: float) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if self._failing_since is None:
+                self._failing_since = now
+            self._retry_at = now + cooldown
+            self._probing = False
+
+
+_breakers: dict[str, ConnectBreaker] = {}
+_breakers_lock = threading.Lock()
+
+
+def breaker_for(alias: str) -> ConnectBreaker:
+    with _breakers_lock:
+        return _breakers.setdefault(alias, ConnectBreaker())
+
+
+class DatabaseWrapper(PostgreSQLDatabaseWrapper):
+    def get_new_connection(self, conn_params):
+        breaker = breaker_for(self.alias)
+        cooldown = settings.DB_FAIL_FAST_SECONDS
+        breaker.before_attempt(cooldown)
+        try:
+            connection = super().get_new_connection(conn_params)
+        except Database.OperationalError:
+            breaker.failed(cooldown)
+            raise
+        breaker.succeeded()
+        return connection
