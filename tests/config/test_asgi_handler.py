@@ -3,13 +3,14 @@ API requests, sync pages and session-writing logins served at once by one
 uvicorn process whose requests share two sync threads, every body checked."""
 
 import asyncio
+import gc
 import re
 import threading
 
 import httpx
 import pytest
 
-from config.handlers import PooledThreadASGIHandler
+from config.handlers import PooledThreadASGIHandler, tune_garbage_collector
 from tests.live import uvicorn_server
 from tests.movies.factories import make_genre, make_movie, make_person
 
@@ -160,3 +161,42 @@ async def test_sync_work_reuses_a_fixed_set_of_threads(catalogue, monkeypatch):
     # Django's own handler starts a thread for every request (18 here).
     assert len(started) <= 2
     assert all(name.startswith("django-sync-") for name in started)
+
+
+@pytest.fixture
+def restore_garbage_collector():
+    thresholds = gc.get_threshold()
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+
+
+async def test_startup_freezes_what_exists_and_collects_young_objects_less_often(
+    settings, restore_garbage_collector
+):
+    settings.ASGI_GC_GEN0_THRESHOLD = 12_345
+    handler = PooledThreadASGIHandler(thread_count=1)
+    incoming = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    at_startup = {}
+
+    async def receive():
+        return incoming.pop(0)
+
+    async def send(message):
+        if message["type"] == "lifespan.startup.complete":
+            at_startup["threshold"] = gc.get_threshold()
+            at_startup["frozen"] = gc.get_freeze_count()
+
+    await handler.lifespan(receive, send)
+    assert at_startup["threshold"] == (12_345, 10, 10)
+    # Django's modules, URLconf and the objects above are out of every
+    # collection's way.
+    assert at_startup["frozen"] > 10_000
+
+
+def test_a_threshold_of_zero_leaves_the_interpreters_defaults(restore_garbage_collector):
+    thresholds = gc.get_threshold()
+    tune_garbage_collector(0)
+    assert gc.get_threshold() == thresholds
+    assert gc.get_freeze_count() == 0
