@@ -25,6 +25,7 @@ compiled once. Only SQL is cached, never rows: every call reads the database.
 """
 
 import asyncio
+import functools
 import logging
 import time
 from collections import OrderedDict
@@ -33,6 +34,7 @@ import psycopg
 from django.conf import settings
 from django.db import connections
 from django.db.models import QuerySet
+from django.db.utils import load_backend
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 logger = logging.getLogger(__name__)
@@ -50,8 +52,16 @@ def bind_to_running_loop() -> None:
     _bound_loop = asyncio.get_running_loop()
 
 
+@functools.cache
+def _vendor(using: str) -> str:
+    """The vendor of a database alias, read off its backend class: under ASGI
+    ``connections[using]`` would build a connection object in every request's
+    context just to answer this."""
+    return load_backend(connections.settings[using]["ENGINE"]).DatabaseWrapper.vendor
+
+
 def native_enabled(using: str = "default") -> bool:
-    if not settings.NATIVE_ASYNC_DB or connections[using].vendor != "postgresql":
+    if not settings.NATIVE_ASYNC_DB or _vendor(using) != "postgresql":
         return False
     try:
         return asyncio.get_running_loop() is _bound_loop
@@ -97,6 +107,19 @@ async def close_pool() -> None:
         await pool.close()
 
 
+def _query_logging_connection(using: str):
+    """The connection whose query log Django would add this query to, or
+    None. With debug off only a connection that already exists in this
+    context can be logging (``CaptureQueriesContext``): look, without building
+    one per request."""
+    if settings.DEBUG:
+        return connections[using]
+    for wrapper in connections.all(initialized_only=True):
+        if wrapper.alias == using and wrapper.queries_logged:
+            return wrapper
+    return None
+
+
 async def _rows(cursor) -> list[tuple]:
     # A statement that returns no rows (DELETE, UPDATE) has no description.
     return await cursor.fetchall() if cursor.description is not None else []
@@ -108,7 +131,6 @@ async def _run(using: str, statements: list[tuple[str, tuple]]) -> list[list[tup
     parameters client-side, as Django's does), so one round trip for all;
     retried once if the connection turns out to be broken (e.g. after a
     database restart)."""
-    wrapper = connections[using]
     pool = await get_pool(using)
     sql = "; ".join(statement for statement, _ in statements)
     params = tuple(param for _, statement_params in statements for param in statement_params)
@@ -127,7 +149,7 @@ async def _run(using: str, statements: list[tuple[str, tuple]]) -> list[list[tup
             if attempt == 2:
                 raise
             logger.warning("native async read: connection lost, retrying once")
-    if wrapper.queries_logged:
+    if (wrapper := _query_logging_connection(using)) is not None:
         elapsed = f"{time.monotonic() - started:.3f}"
         wrapper.queries_log.extend(
             {"sql": f"{statement} -- params {statement_params!r}", "time": elapsed}
