@@ -26,6 +26,7 @@ def test_product_list_shows_active_products_with_category_and_tax(client):
     make_product(name="Enamel Mug", price=Decimal("0.95"), stock=4, category=kitchen)
     make_product(name="Sold Out Teapot", price=Decimal("20.00"), stock=0, category=kitchen)
     make_product(name="Withdrawn Kettle", is_active=False, category=kitchen)
+    big = make_product(name="Banquet Table", price=Decimal("1234.50"), stock=9, category=kitchen)
     response = client.get("/products/")
     assert response.status_code == 200
     html = response.content.decode()
@@ -36,7 +37,10 @@ def test_product_list_shows_active_products_with_category_and_tax(client):
     assert "Only 4 left" in html
     assert "Sold out" in html
     assert "Withdrawn Kettle" not in html
-    assert "2 products" in html
+    assert "3 products" in html
+    # Each row links to the product's own page; prices read as in the admin.
+    assert f'<a href="{big.get_absolute_url()}">Banquet Table</a>' in html
+    assert "1234.50" in html and "1357.95" in html
 
 
 def test_product_list_query_count_does_not_grow_with_rows(client):
