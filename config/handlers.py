@@ -49,22 +49,20 @@ from config import db_async
 
 
 def tune_garbage_collector(gen0_threshold: int) -> None:
-    """Freeze what start-up allocated and collect the youngest generation
-    every ``gen0_threshold`` allocations (0: leave CPython's defaults).
+    """Freeze what start-up allocated, and collect the youngest generation
+    every ``gen0_threshold`` allocations.
 
-    A loaded worker holds a few hundred requests in flight, and their objects
-    survive young collections into the older generations; with CPython's
-    defaults (700, 10, 10) each full collection then also rescans the ~90,000
-    objects of Django's start-up, and collecting took a quarter of a worker's
-    CPU on the 10-movie list at 400 connections, against an eighth with this
-    (bench/RESULTS.md). Garbage in reference cycles is still collected, in
-    batches of at most ``gen0_threshold`` new objects.
+    A loaded worker holds a few hundred requests in flight, whose objects
+    survive young collections into the older ones, so the collector runs
+    often and long: under CPython's defaults it took 30% of a worker's CPU on
+    the 10-movie list at 400 connections. Frozen, the ~90,000 objects of
+    Django's start-up are no longer rescanned by every full collection (26%).
+    A larger ``gen0_threshold`` trades memory for CPU: 10,000 brought it to
+    20%, but each worker then held about 50 MB more (bench/RESULTS.md).
     """
-    if gen0_threshold <= 0:
-        return
     gc.collect()
     gc.freeze()
-    gc.set_threshold(gen0_threshold, 10, 10)
+    gc.set_threshold(gen0_threshold, *gc.get_threshold()[1:])
 
 
 class _RequestExecutor(Executor):

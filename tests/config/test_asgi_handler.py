@@ -10,7 +10,7 @@ import threading
 import httpx
 import pytest
 
-from config.handlers import PooledThreadASGIHandler, tune_garbage_collector
+from config.handlers import PooledThreadASGIHandler
 from tests.live import uvicorn_server
 from tests.movies.factories import make_genre, make_movie, make_person
 
@@ -193,10 +193,3 @@ async def test_startup_freezes_what_exists_and_collects_young_objects_less_often
     # Django's modules, URLconf and the objects above are out of every
     # collection's way.
     assert at_startup["frozen"] > 10_000
-
-
-def test_a_threshold_of_zero_leaves_the_interpreters_defaults(restore_garbage_collector):
-    thresholds = gc.get_threshold()
-    tune_garbage_collector(0)
-    assert gc.get_threshold() == thresholds
-    assert gc.get_freeze_count() == 0
