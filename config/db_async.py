@@ -37,6 +37,8 @@ from django.db.models import QuerySet
 from django.db.utils import load_backend
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from config.postgresql.base import breaker_for
+
 logger = logging.getLogger(__name__)
 
 _pool: AsyncConnectionPool | None = None
@@ -125,16 +127,9 @@ async def _rows(cursor) -> list[tuple]:
     return await cursor.fetchall() if cursor.description is not None else []
 
 
-async def _run(using: str, statements: list[tuple[str, tuple]]) -> list[list[tuple]]:
-    """Run (sql, params) statements on one pooled connection and return each
-    one's rows. They go as one multi-statement query (the cursor binds
-    parameters client-side, as Django's does), so one round trip for all;
-    retried once if the connection turns out to be broken (e.g. after a
-    database restart)."""
-    pool = await get_pool(using)
-    sql = "; ".join(statement for statement, _ in statements)
-    params = tuple(param for _, statement_params in statements for param in statement_params)
-    started = time.monotonic()
+async def _execute(pool: AsyncConnectionPool, sql: str, params: tuple) -> list[list[tuple]]:
+    """Rows of each statement of ``sql``, retried once on a connection that
+    turns out to be broken (e.g. after a database restart)."""
     for attempt in (1, 2):
         try:
             async with pool.connection() as conn:
@@ -142,13 +137,38 @@ async def _run(using: str, statements: list[tuple[str, tuple]]) -> list[list[tup
                 results = [await _rows(cursor)]
                 while cursor.nextset():
                     results.append(await _rows(cursor))
-            break
+            return results
         except PoolTimeout:
             raise  # no connection to be had: retrying would only double the wait
         except psycopg.OperationalError:
             if attempt == 2:
                 raise
             logger.warning("native async read: connection lost, retrying once")
+
+
+async def _run(using: str, statements: list[tuple[str, tuple]]) -> list[list[tuple]]:
+    """Run (sql, params) statements on one pooled connection and return each
+    one's rows. They go as one multi-statement query (the cursor binds
+    parameters client-side, as Django's does), so one round trip for all."""
+    pool = await get_pool(using)
+    sql = "; ".join(statement for statement, _ in statements)
+    params = tuple(param for _, statement_params in statements for param in statement_params)
+    started = time.monotonic()
+    # While the database is down, fail at once like Django's connections do
+    # (config.postgresql), rather than each request waiting out the pool's
+    # timeout in turn.
+    breaker = breaker_for(using)
+    cooldown = settings.DB_FAIL_FAST_SECONDS
+    breaker.before_attempt(cooldown)
+    try:
+        results = await _execute(pool, sql, params)
+    except psycopg.OperationalError:  # PoolTimeout included
+        breaker.failed(cooldown)
+        raise
+    except BaseException:  # the client went away, a bad statement
+        breaker.abandoned()
+        raise
+    breaker.succeeded()
     if (wrapper := _query_logging_connection(using)) is not None:
         elapsed = f"{time.monotonic() - started:.3f}"
         wrapper.queries_log.extend(

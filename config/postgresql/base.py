@@ -53,6 +53,13 @@ class ConnectBreaker:
             with self._lock:
                 self._failing_since, self._probing = None, False
 
+    def abandoned(self) -> None:
+        """The attempt ended without telling whether the database is up (it
+        was cancelled): let another one probe."""
+        if self._probing:
+            with self._lock:
+                self._probing = False
+
     def failed(self, cooldown: float) -> None:
         with self._lock:
             now = time.monotonic()

@@ -10,9 +10,12 @@ import threading
 import time
 import uuid
 
+import psycopg
 import pytest
 from django.db import OperationalError
+from psycopg_pool import AsyncConnectionPool
 
+from config import db_async
 from config.postgresql import base
 
 CLOSED_PORT = 9  # discard: nothing listens there on a test machine
@@ -151,3 +154,29 @@ def test_a_success_ends_failing_fast():
         breaker.before_attempt(cooldown=60)
     breaker.succeeded()
     breaker.before_attempt(cooldown=60)  # no error: the database is back
+
+
+async def test_native_async_reads_fail_fast_too(settings, monkeypatch):
+    """config.db_async's pool shares the breaker: after a read found no
+    connection within the pool timeout, the next ones fail at once."""
+    settings.DB_FAIL_FAST_SECONDS = 60
+    pool = AsyncConnectionPool(
+        f"host=127.0.0.1 port={CLOSED_PORT} dbname=nowhere user=postgres connect_timeout=1",
+        min_size=1,
+        timeout=0.3,
+        open=False,
+    )
+    await pool.open(wait=False)
+    monkeypatch.setattr(db_async, "_pool", pool)
+    alias = f"native-unreachable-{uuid.uuid4().hex[:8]}"
+    try:
+        with pytest.raises(psycopg.OperationalError) as first:
+            await db_async.execute("SELECT 1", using=alias)
+        assert "failing fast" not in str(first.value)  # the pool's own timeout
+        started = time.monotonic()
+        for _ in range(3):
+            with pytest.raises(psycopg.OperationalError, match="failing fast"):
+                await db_async.execute("SELECT 1", using=alias)
+        assert time.monotonic() - started < 0.2
+    finally:
+        await pool.close()
