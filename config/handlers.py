@@ -77,13 +77,8 @@ class _RequestExecutor(Executor):
         return self.thread.submit(fn, *args, **kwargs)
 
 
-# Probes answer at once, however many requests wait: a load balancer that
-# waited here would take a busy worker for a dead one.
-UNQUEUED_PATHS = frozenset({"/healthz", "/readyz"})
-
-
 class PooledThreadASGIHandler(ASGIHandler):
-    def __init__(self, thread_count: int | None = None, max_concurrent: int | None = None):
+    def __init__(self, thread_count: int | None = None):
         super().__init__()
         count = thread_count or settings.ASGI_SYNC_THREADS
         self._threads = [
@@ -91,10 +86,6 @@ class PooledThreadASGIHandler(ASGIHandler):
             for i in range(count)
         ]
         self._in_flight = [0] * count
-        self._max_concurrent = (
-            settings.ASGI_MAX_CONCURRENT_REQUESTS if max_concurrent is None else max_concurrent
-        )
-        self._admission_loop = self._admission_semaphore = None
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
@@ -118,22 +109,6 @@ class PooledThreadASGIHandler(ASGIHandler):
             body_file = await self.read_body(receive)
         except RequestAborted:
             return
-        if self._max_concurrent and scope["path"] not in UNQUEUED_PATHS:
-            async with self._admission():
-                await self._serve(scope, body_file, receive, send, executor)
-        else:
-            await self._serve(scope, body_file, receive, send, executor)
-
-    def _admission(self) -> asyncio.Semaphore:
-        """The semaphore that admits requests in arrival order; one per event
-        loop (asyncio primitives belong to one, and tests run several)."""
-        loop = asyncio.get_running_loop()
-        if loop is not self._admission_loop:
-            self._admission_loop = loop
-            self._admission_semaphore = asyncio.Semaphore(self._max_concurrent)
-        return self._admission_semaphore
-
-    async def _serve(self, scope, body_file, receive, send, executor):
         set_script_prefix(get_script_prefix(scope))
         signals.request_started.send(sender=self.__class__, scope=scope)
         request, error_response = self.create_request(scope, body_file)

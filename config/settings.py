@@ -223,11 +223,6 @@ TAX_RATE = Decimal(os.environ.get("TAX_RATE", "0.10"))
 # do not hold the threads up for long: see DB_FAIL_FAST_SECONDS.
 ASGI_SYNC_THREADS = env_int("ASGI_SYNC_THREADS", 2)
 
-# Requests a worker process serves at once (config/handlers.py); the rest
-# wait their turn, in arrival order, with their bodies read but before Django
-# builds anything for them. 0: no limit.
-ASGI_MAX_CONCURRENT_REQUESTS = env_int("ASGI_MAX_CONCURRENT_REQUESTS", 32)
-
 # The ASGI handler's start-up freezes the objects of start-up out of the
 # garbage collector's way, then collects young objects every this many
 # allocations (config.handlers.tune_garbage_collector). CPython's 700 keeps

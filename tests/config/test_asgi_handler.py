@@ -9,7 +9,6 @@ import threading
 
 import httpx
 import pytest
-from django.http import HttpResponse
 
 from config.handlers import PooledThreadASGIHandler
 from tests.live import uvicorn_server
@@ -194,35 +193,3 @@ async def test_startup_freezes_what_exists_and_collects_young_objects_less_often
     # Django's modules, URLconf and the objects above are out of every
     # collection's way.
     assert at_startup["frozen"] > 10_000
-
-
-async def test_requests_past_the_limit_wait_their_turn_and_probes_do_not(monkeypatch):
-    handler = PooledThreadASGIHandler(thread_count=1, max_concurrent=2)
-    admitted, running, peak = [], 0, 0
-    release = asyncio.Event()
-
-    async def slow_get_response(request):
-        nonlocal running, peak
-        if request.path == "/healthz":
-            return HttpResponse("alive")
-        admitted.append(request.path)
-        running += 1
-        peak = max(peak, running)
-        await release.wait()
-        running -= 1
-        return HttpResponse(request.path)
-
-    monkeypatch.setattr(handler, "run_get_response", slow_get_response)
-    paths = [f"/page-{i}/" for i in range(6)]
-    requests = [asyncio.create_task(call(handler, path)) for path in paths]
-    await asyncio.sleep(0.1)
-    assert admitted == paths[:2]  # the other four wait, before Django sees them
-
-    # A load balancer's probe is answered while the others wait.
-    assert await asyncio.wait_for(call(handler, "/healthz"), timeout=5) == (200, b"alive")
-
-    release.set()
-    answers = await asyncio.wait_for(asyncio.gather(*requests), timeout=5)
-    assert answers == [(200, path.encode()) for path in paths]
-    assert admitted == paths  # in arrival order
-    assert peak == 2
