@@ -2,6 +2,8 @@
 percentage."""
 
 from django import template
+from django.utils.html import format_html
+from django.utils.http import urlencode
 
 from catalog.pricing import tax_rate
 
@@ -30,6 +32,38 @@ def stock_state(stock: int | None) -> str:
     if level == "low":
         return f"Only {stock} left"
     return "In stock"
+
+
+@register.simple_tag
+def product_row(product, list_url: str) -> str:
+    """One row of the products table: name and link, category and link,
+    price with tax, net price, availability.
+
+    Built in one call, as the admin builds its change list rows: as template
+    variables, a row was ten lookups and five filters, half the page's
+    rendering. Links come from the list's URL (a product is
+    ``<list_url><slug>/``, as in catalog/urls.py) rather than a ``reverse()``
+    per row; prices are plain digits (``1357.95``), as ``unlocalize`` gives.
+    """
+    level = stock_level(product.stock)
+    category = product.category
+    return format_html(
+        '<tr>\n      <td><a href="{}{}/">{}</a></td>\n'
+        '      <td class="hide-narrow"><a class="quiet-link" href="{}?{}">{}</a></td>\n'
+        '      <td class="num"><strong>{}</strong></td>\n'
+        '      <td class="num hide-narrow muted">{}</td>\n'
+        '      <td><span class="badge badge-stock-{}">{}</span></td>\n    </tr>',
+        list_url,
+        product.slug,
+        product.name,
+        list_url,
+        urlencode({"category": category.slug}),
+        category.name,
+        str(product.price_with_tax),
+        str(product.price),
+        level,
+        stock_state(product.stock),
+    )
 
 
 @register.simple_tag
