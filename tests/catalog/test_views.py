@@ -43,6 +43,16 @@ def test_product_list_shows_active_products_with_category_and_tax(client):
     assert "1234.50" in html and "1357.95" in html
 
 
+def test_product_list_escapes_names_it_did_not_write(client):
+    odd = make_category(name="Tools & <b>Hardware</b>", slug="tools")
+    make_product(name='<script>alert("x")</script> Saw', slug="saw", category=odd)
+    html = client.get("/products/").content.decode()
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; Saw" in html
+    assert 'href="/products/?category=tools">Tools &amp; &lt;b&gt;Hardware&lt;/b&gt;</a>' in html
+    assert '<span class="badge badge-stock-in">In stock</span>' in html
+
+
 def test_product_list_query_count_does_not_grow_with_rows(client):
     def queries_for_page():
         with CaptureQueriesContext(connection) as captured:
