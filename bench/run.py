@@ -100,13 +100,22 @@ UVICORN_OPTIONS = [
 ]  # fmt: skip
 
 
+# The project as production runs it (config/serve.py): two uvicorn workers
+# with the options above (which the stock server below uses as they are),
+# each on its own SO_REUSEPORT socket.
+PROJECT_COMMAND = [
+    PYTHON, "-m", "config.serve", "--host", "127.0.0.1", "--port", "{port}", "--workers", "2",
+    "--log-level", "warning",
+]  # fmt: skip
+
+
 def project_server(env: dict) -> "Server":
-    """The project as production runs it: uvicorn, 2 workers."""
+    """The project as production runs it: config.serve, 2 uvicorn workers."""
     pool_max = int(env.get("DB_POOL_MAX_SIZE", 10))
     native_max = int(env.get("NATIVE_ASYNC_DB_POOL_MAX_SIZE", 10))
     return Server(
         "project (uvicorn, 2 workers)",
-        [str(BIN / "uvicorn"), "config.asgi:application", *UVICORN_OPTIONS],
+        PROJECT_COMMAND,
         env,
         workers=2,
         max_connections_per_worker=pool_max + native_max,
@@ -162,8 +171,9 @@ class Server:
             pids = [int(p) for p in children.read_text().split()]
         except OSError:
             return []
-        # uvicorn --workers N and gunicorn -w N both fork N workers under the
-        # master; uvicorn may also hold a resource tracker, which serves nothing.
+        # config.serve, uvicorn --workers N and gunicorn -w N all start N
+        # workers under one parent; multiprocessing may also start a resource
+        # tracker there, which serves nothing.
         return [pid for pid in pids if "resource_tracker" not in _cmdline(pid)]
 
     def peak_rss_mb(self) -> float:

@@ -1,9 +1,10 @@
 """Start the project under a real uvicorn process for end-to-end tests.
 
 Django's ``live_server`` is a WSGI thread and would not exercise the ASGI
-path, so these tests start ``uvicorn config.asgi:application`` in a
-subprocess, bound to 127.0.0.1, on the test database (tests using it must be
-``django_db(transaction=True)`` so their rows are committed and visible)."""
+path, so these tests start the project as production does (``python -m
+config.serve``: uvicorn workers) in a subprocess, bound to 127.0.0.1, on the
+test database (tests using it must be ``django_db(transaction=True)`` so
+their rows are committed and visible)."""
 
 import contextlib
 import os
@@ -54,18 +55,15 @@ def uvicorn_server(
         LOG_LEVEL="WARNING",
     )
     env.update(extra_env or {})
+    # As production runs it: config.serve, one uvicorn server per worker.
     command = [
         sys.executable,
         "-m",
-        "uvicorn",
-        "config.asgi:application",
-        "--host",
-        "127.0.0.1",
+        "config.serve",
         "--port",
         str(port),
         "--workers",
         str(workers),
-        "--no-access-log",
         "--log-level",
         "warning",
     ]

@@ -1,0 +1,144 @@
+"""Serve the project with uvicorn, each worker on its own listening socket.
+
+    python -m config.serve --workers 2 [--host 127.0.0.1] [--port 8000]
+
+``uvicorn --workers N`` binds one socket in its parent and every worker
+accepts from it; with uvloop, a worker that wakes first accepts every
+connection waiting. Keep-alive clients that connect in a burst can so land
+mostly on one worker and stay there (wrk's 400 connections split as badly as
+86/314 on the products page), and since a worker runs Python on one core at
+most, the busier one's requests wait two to four times longer (800 of them
+past wrk's 2 s timeout in that run). Here each worker binds its own socket
+with ``SO_REUSEPORT`` and Linux spreads new connections over the workers by
+a hash of the client's address and port (within 200 ± 25 of 400 in every
+run measured, bench/RESULTS.md).
+
+Each worker is a plain ``uvicorn.Server`` with the settings of ``make run``
+(uvloop, httptools, no access log; proxy headers trusted from
+``FORWARDED_ALLOW_IPS``, as uvicorn's own CLI). A worker that dies is
+replaced; one that fails at start-up (bad settings, the port taken by another
+program) stops the server with a non-zero status, as uvicorn does. SIGTERM or
+SIGINT stop the workers gracefully: uvicorn finishes the requests in flight.
+"""
+
+import argparse
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+
+import uvicorn
+from uvicorn.config import LOG_LEVELS, STARTUP_FAILURE
+
+APPLICATION = "config.asgi:application"
+BACKLOG = 2048
+# Replacing workers that keep dying faster than this would only spin the CPU.
+RESTART_DELAY_SECONDS = 1.0
+
+logger = logging.getLogger("config.serve")
+
+
+def bind_reuse_port(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(BACKLOG)
+    return sock
+
+
+def run_worker(host: str, port: int, log_level: str) -> None:
+    """One worker process: its own socket, one uvicorn server."""
+    config = uvicorn.Config(
+        APPLICATION,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level=log_level,
+        backlog=BACKLOG,
+    )
+    try:
+        sock = bind_reuse_port(host, port)
+    except OSError as error:
+        logging.getLogger("uvicorn.error").error("Cannot listen on %s:%s: %s", host, port, error)
+        sys.exit(STARTUP_FAILURE)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+class Supervisor:
+    """Keeps ``workers`` worker processes running until told to stop."""
+
+    def __init__(self, host: str, port: int, workers: int, log_level: str):
+        self.worker_args = (host, port, log_level)
+        self.count = workers
+        self.processes: list[multiprocessing.Process] = []
+        self.stopping = threading.Event()
+        self.failed = False
+
+    def start_worker(self) -> multiprocessing.Process:
+        # spawn, as uvicorn does: each worker imports Django afresh.
+        context = multiprocessing.get_context("spawn")
+        process = context.Process(target=run_worker, args=self.worker_args)
+        process.start()
+        return process
+
+    def stop(self, *_signal_args) -> None:
+        self.stopping.set()
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        self.processes = [self.start_worker() for _ in range(self.count)]
+        host, port, _ = self.worker_args
+        logger.info("Serving on http://%s:%s with %s workers", host, port, self.count)
+        while not self.stopping.wait(0.5):
+            self.replace_dead_workers()
+        for process in self.processes:
+            if process.is_alive():
+                os.kill(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            process.join()
+        return 1 if self.failed else 0
+
+    def replace_dead_workers(self) -> None:
+        for index, process in enumerate(self.processes):
+            if process.is_alive():
+                continue
+            if process.exitcode == STARTUP_FAILURE:
+                logger.error("Worker %s failed to start; stopping", process.pid)
+                self.failed = True
+                self.stopping.set()
+                return
+            logger.warning(
+                "Worker %s died (exit code %s); replacing it", process.pid, process.exitcode
+            )
+            time.sleep(RESTART_DELAY_SECONDS)
+            self.processes[index] = self.start_worker()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
+    parser.add_argument(
+        "--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 1)), metavar="N"
+    )
+    parser.add_argument("--log-level", default="info", choices=list(LOG_LEVELS))
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    if not hasattr(socket, "SO_REUSEPORT"):
+        parser.error("this platform has no SO_REUSEPORT: run uvicorn --workers N instead")
+    logging.basicConfig(level=LOG_LEVELS[args.log_level], format="%(levelname)s: %(message)s")
+    return Supervisor(args.host, args.port, args.workers, args.log_level).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""config.serve, the production launcher: one uvicorn server per worker
+process, each on its own SO_REUSEPORT socket, kept running by a supervisor.
+
+Sockets and processes are read from /proc (Linux, where SO_REUSEPORT spreads
+connections; elsewhere config.serve refuses to start)."""
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from config import serve
+from tests.live import PROJECT_DIR, free_port, uvicorn_server
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads /proc (Linux only)"),
+]
+
+LISTEN, ESTABLISHED = "0A", "01"
+
+
+def tcp_sockets(port: int, state: str) -> set[int]:
+    """Inodes of the IPv4 TCP sockets on local ``port`` in ``state``."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].rsplit(":", 1)[1], 16)
+        if local_port == port and fields[3] == state:
+            inodes.add(int(fields[9]))
+    return inodes
+
+
+def socket_inodes(pid: int) -> set[int]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(int(target[8:-1]))
+    return inodes
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def supervisor_pid(port: int) -> int:
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"config.serve" in args and str(port).encode() in args:
+            return int(cmdline.parent.name)
+    raise AssertionError(f"no config.serve process on port {port}")
+
+
+def workers_of(supervisor: int) -> list[int]:
+    # A spawn-started worker may briefly share the supervisor with
+    # multiprocessing's resource tracker, which holds no socket.
+    return [pid for pid in children(supervisor) if b"spawn_main" in _cmdline(pid)]
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def get_healthz(base_url: str) -> int:
+    with urllib.request.urlopen(f"{base_url}/healthz", timeout=10) as response:  # noqa: S310
+        return response.status
+
+
+@pytest.mark.live
+def test_each_worker_listens_on_its_own_socket_and_connections_reach_both():
+    with uvicorn_server(workers=2) as base_url:
+        port = urllib.parse.urlsplit(base_url).port
+        workers = workers_of(supervisor_pid(port))
+        assert len(workers) == 2
+        listening = tcp_sockets(port, LISTEN)
+        own_sockets = [socket_inodes(pid) & listening for pid in workers]
+        assert all(len(sockets) == 1 for sockets in own_sockets), own_sockets
+        assert own_sockets[0] != own_sockets[1]
+
+        # 40 keep-alive connections, each answered: the kernel hashes them
+        # over both sockets (all on one worker: odds of 2 in 2**40).
+        connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(40)]
+        try:
+            for connection in connections:
+                connection.request("GET", "/healthz")
+                response = connection.getresponse()
+                assert response.status == 200
+                response.read()
+            established = tcp_sockets(port, ESTABLISHED)
+            served_by = [len(socket_inodes(pid) & established) for pid in workers]
+        finally:
+            for connection in connections:
+                connection.close()
+        assert sum(served_by) == 40
+        assert min(served_by) > 0, served_by
+
+
+@pytest.mark.live
+def test_a_worker_that_dies_is_replaced_and_stop_ends_them_all():
+    with uvicorn_server(workers=2) as base_url:
+        supervisor = supervisor_pid(urllib.parse.urlsplit(base_url).port)
+        first, second = workers_of(supervisor)
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while True:
+            workers = workers_of(supervisor)
+            if len(workers) == 2 and first not in workers:
+                break
+            assert time.monotonic() < deadline, f"workers now: {workers}"
+            time.sleep(0.2)
+        assert second in workers
+        for _ in range(20):
+            assert get_healthz(base_url) == 200
+        replacement = next(pid for pid in workers if pid != second)
+        while not tcp_sockets(urllib.parse.urlsplit(base_url).port, LISTEN) & socket_inodes(
+            replacement
+        ):
+            assert time.monotonic() < deadline, "the replacement never listened"
+            time.sleep(0.2)
+    # uvicorn_server sent SIGTERM and waited for the supervisor.
+    assert not Path(f"/proc/{second}").exists()
+    assert not Path(f"/proc/{replacement}").exists()
+
+
+def test_a_port_taken_by_another_program_stops_the_server_with_the_reason():
+    port = free_port()
+    with socket.socket() as other_program:
+        other_program.bind(("127.0.0.1", port))
+        other_program.listen()
+        result = subprocess.run(
+            [sys.executable, "-m", "config.serve", "--port", str(port), "--workers", "2"],
+            cwd=PROJECT_DIR,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"Cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "failed to start; stopping" in result.stderr
+
+
+def test_at_least_one_worker_is_required(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        serve.main(["--workers", "0"])
+    assert exit_info.value.code == 2
+    assert "--workers must be at least 1" in capsys.readouterr().err
