@@ -53,12 +53,13 @@ def tune_garbage_collector(gen0_threshold: int) -> None:
     every ``gen0_threshold`` allocations.
 
     A loaded worker holds a few hundred requests in flight, whose objects
-    survive young collections into the older ones, so the collector runs
-    often and long: under CPython's defaults it took 30% of a worker's CPU on
-    the 10-movie list at 400 connections. Frozen, the ~90,000 objects of
-    Django's start-up are no longer rescanned by every full collection (26%).
-    A larger ``gen0_threshold`` trades memory for CPU: 10,000 brought it to
-    20%, but each worker then held about 50 MB more (bench/RESULTS.md).
+    survive young collections into the older ones, so every full collection
+    rescans them, and with them the ~90,000 objects of Django's start-up
+    unless those are frozen. Since finished requests are freed by refcount
+    (``release_request``, config/templates.py) the collector takes about 5%
+    of a worker's CPU at 400 connections; before, 30%, 26% frozen, and 20%
+    with a ``gen0_threshold`` of 10,000, which cost ~50 MB more per worker
+    (bench/RESULTS.md).
     """
     gc.collect()
     gc.freeze()
