@@ -113,9 +113,8 @@ def test_concurrent_sync_and_async_requests_all_get_their_own_answers(catalogue)
         assert not any(email in html for email in others)
 
 
-async def call(application, path: str) -> tuple[int, bytes]:
-    """One GET through an ASGI application, in process."""
-    scope = {
+def get_scope(path: str, query: bytes = b"") -> dict:
+    return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -123,12 +122,17 @@ async def call(application, path: str) -> tuple[int, bytes]:
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query,
         "root_path": "",
         "headers": [(b"host", b"127.0.0.1")],
         "client": ("127.0.0.1", 40000),
         "server": ("127.0.0.1", 80),
     }
+
+
+async def call(application, path: str) -> tuple[int, bytes]:
+    """One GET through an ASGI application, in process."""
+    scope = get_scope(path)
     messages = []
     request_sent = asyncio.Event()
 
@@ -201,20 +205,7 @@ async def test_startup_freezes_what_exists_and_collects_young_objects_less_often
 async def serve_like_uvicorn(handler, path: str, query: bytes = b""):
     """Call the handler as uvicorn does: after the response, ``receive``
     answers ``http.disconnect``."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query,
-        "root_path": "",
-        "headers": [(b"host", b"127.0.0.1")],
-        "client": ("127.0.0.1", 40000),
-        "server": ("127.0.0.1", 80),
-    }
+    scope = get_scope(path, query)
     messages = []
     request_sent = False
     response_complete = asyncio.Event()
