@@ -10,8 +10,8 @@ mostly on one worker and stay there (wrk's 400 connections split as badly as
 most, the busier one's requests wait two to four times longer (800 of them
 past wrk's 2 s timeout in that run). Here each worker binds its own socket
 with ``SO_REUSEPORT`` and Linux spreads new connections over the workers by
-a hash of the client's address and port (within 200 ± 25 of 400 in every
-run measured, bench/RESULTS.md).
+a hash of the client's address and port (every split measured stayed within
+8 connections of 200/200, bench/RESULTS.md).
 
 Each worker is a plain ``uvicorn.Server`` with the settings of ``make run``
 (uvloop, httptools, no access log; proxy headers trusted from
