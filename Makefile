@@ -34,7 +34,7 @@ demo-data: migrate ## Load the demo movies and catalog
 # DATABASE_URL says otherwise. Override any of them on the command line.
 run: export DJANGO_DEBUG ?= 1
 run: demo-data ## Serve on http://127.0.0.1:$(PORT) with uvicorn
-	$(BIN)/python -m config.serve --port $(PORT) --workers $(WEB_CONCURRENCY)
+	$(BIN)/python -m config.runtime.serve --port $(PORT) --workers $(WEB_CONCURRENCY)
 
 lint: install ## ruff (with Django and async rules)
 	$(BIN)/ruff check .

@@ -6,8 +6,8 @@ from django.contrib.auth.models import Permission
 from django.db import connections
 from django.test import AsyncClient, Client
 
-from config import db_async
-from config.models import api_token_create
+from config.access.models import api_token_create
+from config.runtime import native_db
 
 
 @pytest.fixture(autouse=True)
@@ -16,10 +16,10 @@ async def release_async_connections():
     keep that thread's connection checked out of the pool (no request ends to
     return it); the native async pool belongs to the test's event loop. Give
     both back after each test, or PostgreSQL refuses to drop the test database."""
-    db_async.bind_to_running_loop()  # as the server's lifespan startup does
+    native_db.bind_to_running_loop()  # as the server's lifespan startup does
     yield
     await sync_to_async(connections.close_all)()
-    await db_async.close_pool()
+    await native_db.close_pool()
 
 
 @pytest.fixture

@@ -100,17 +100,17 @@ UVICORN_OPTIONS = [
 ]  # fmt: skip
 
 
-# The project as production runs it (config/serve.py): two uvicorn workers
+# The project as production runs it (config/runtime/serve.py): two uvicorn workers
 # with the options above (which the stock server below uses as they are),
 # each on its own SO_REUSEPORT socket.
 PROJECT_COMMAND = [
-    PYTHON, "-m", "config.serve", "--host", "127.0.0.1", "--port", "{port}", "--workers", "2",
-    "--log-level", "warning",
+    PYTHON, "-m", "config.runtime.serve", "--host", "127.0.0.1", "--port", "{port}",
+    "--workers", "2", "--log-level", "warning",
 ]  # fmt: skip
 
 
 def project_server(env: dict) -> "Server":
-    """The project as production runs it: config.serve, 2 uvicorn workers."""
+    """The project as production runs it: config.runtime.serve, 2 uvicorn workers."""
     pool_max = int(env.get("DB_POOL_MAX_SIZE", 10))
     native_max = int(env.get("NATIVE_ASYNC_DB_POOL_MAX_SIZE", 10))
     return Server(
@@ -171,7 +171,7 @@ class Server:
             pids = [int(p) for p in children.read_text().split()]
         except OSError:
             return []
-        # config.serve, uvicorn --workers N and gunicorn -w N all start N
+        # config.runtime.serve, uvicorn --workers N and gunicorn -w N all start N
         # workers under one parent; multiprocessing may also start a resource
         # tracker there, which serves nothing.
         return [pid for pid in pids if "resource_tracker" not in _cmdline(pid)]
@@ -379,7 +379,7 @@ def create_bench_token(database_url: str) -> str:
     env = base_env(database_url)
     code = (
         "from django.contrib.auth import get_user_model; "
-        "from config.models import api_token_create; "
+        "from config.access.models import api_token_create; "
         "user, _ = get_user_model().objects.get_or_create(username='bench-soak'); "
         "print(api_token_create(user=user, name='soak')[1])"
     )

@@ -1,5 +1,5 @@
 """Django's stock ASGI handler, for `make bench BENCH_ARGS=--stock` only: shows
-what config/handlers.py and config/db_async.py change. Not used in production."""
+what config/runtime/handler.py and config/runtime/native_db.py change. Not used in production."""
 
 import os
 

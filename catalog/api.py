@@ -10,9 +10,7 @@ from ninja.pagination import paginate
 from catalog import selectors, services
 from catalog.models import Order
 from catalog.schemas import (
-    MAX_ID,
     CategoryListItemOut,
-    ErrorOut,
     OrderCreateIn,
     OrderOut,
     ProductDetailOut,
@@ -20,8 +18,8 @@ from catalog.schemas import (
     ProductOut,
     StockConflictOut,
 )
-from config.auth import token_auth
-from config.pagination import Pagination
+from config.access.tokens import token_auth
+from config.schemas import MAX_ID, ErrorOut
 
 router = Router(tags=["catalog"])
 
@@ -29,13 +27,13 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 @router.get("/categories", response=list[CategoryListItemOut])
-@paginate(Pagination)
+@paginate
 async def list_categories(request):
     return selectors.category_list()
 
 
 @router.get("/products", response=list[ProductOut])
-@paginate(Pagination)
+@paginate
 async def list_products(request, filters: Query[ProductFilters]):
     """Active products only, by name, each with its category and its price
     with and without tax."""
@@ -134,7 +132,7 @@ async def create_order(
 
 
 @router.get("/orders", auth=token_auth, response=list[OrderOut])
-@paginate(Pagination)
+@paginate
 async def list_orders(request):
     """The caller's own orders, newest first."""
     return selectors.order_list(user=request.auth)

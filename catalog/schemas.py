@@ -8,6 +8,7 @@ from ninja import Field, Schema
 from pydantic import PlainSerializer, model_validator
 
 from catalog.services import MAX_LINE_QUANTITY, MAX_ORDER_LINES
+from config.schemas import MAX_ID
 
 # Money leaves as a string with exactly two places ("12.50"): a JSON number
 # would be read back as a binary float by most clients.
@@ -19,8 +20,6 @@ Rate = Annotated[
     Decimal,
     PlainSerializer(lambda value: format(value.normalize(), "f"), return_type=str),
 ]
-# 2**63 - 1: larger ids cannot exist in a bigint primary key.
-MAX_ID = 9_223_372_036_854_775_807
 
 
 class CategoryOut(Schema):
@@ -113,10 +112,6 @@ class OrderOut(Schema):
     tax_rate: Rate
     tax: Money
     total: Money
-
-
-class ErrorOut(Schema):
-    detail: str
 
 
 class StockConflictOut(Schema):

@@ -14,7 +14,7 @@ from django.http import JsonResponse
 from ninja import NinjaAPI
 from ninja.renderers import BaseRenderer
 
-from config.errors import DATABASE_UNAVAILABLE
+from config.errors import DATABASE_UNAVAILABLE, database_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -114,33 +114,24 @@ api = ProjectNinjaAPI(
 
 
 def on_database_unavailable(request, exc):
-    logger.warning(
-        "Database unavailable in %s %s: %s", request.method, request.path, exc.__class__.__name__
-    )
-    response = api.create_response(request, {"detail": "database unavailable"}, status=503)
-    response["Retry-After"] = "5"
-    return response
+    return database_unavailable(request, exc)
 
 
 for _exc_class in DATABASE_UNAVAILABLE:
     api.add_exception_handler(_exc_class, on_database_unavailable)
 
 
+def _too_large_detail(exc: Exception) -> str:
+    if isinstance(exc, RequestDataTooBig):
+        return f"Request body too large: at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+    return f"Too many fields: at most {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}."
+
+
 @api.exception_handler(RequestDataTooBig)
-def on_body_too_big(request, exc):
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    return api.create_response(
-        request, {"detail": f"Request body too large: at most {limit} bytes."}, status=413
-    )
-
-
 @api.exception_handler(TooManyFieldsSent)
 @api.exception_handler(TooManyFilesSent)
-def on_too_many_fields(request, exc):
-    limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
-    return api.create_response(
-        request, {"detail": f"Too many fields: at most {limit}."}, status=413
-    )
+def on_too_large(request, exc):
+    return api.create_response(request, {"detail": _too_large_detail(exc)}, status=413)
 
 
 @api.exception_handler(Exception)

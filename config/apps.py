@@ -2,17 +2,20 @@ from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
 
 
-class ConfigConfig(AppConfig):
-    """The project package doubles as a small app holding cross-cutting models
-    (API tokens, rate counters), so the fixed top-level layout needs no extra
-    folder."""
+class ProjectConfig(AppConfig):
+    """The project package as an app: its static files (the site's stylesheet)
+    and the ``load_demo_data`` command. It holds no models; API tokens and
+    rate counters belong to ``config.access``."""
 
-    default = True  # this module holds ProjectAdminConfig too
     name = "config"
-    verbose_name = "API access"
+    label = "project"
+    verbose_name = "Reel & Shelf"
 
     def ready(self):
-        from config import checks, deploy_checks  # noqa: F401  (registers system checks)
+        # System checks: a mistyped rate stops start-up (config.access), and
+        # the runtime's stand-ins keep `check --deploy` complete (config.runtime).
+        from config.access import checks as access_checks  # noqa: F401
+        from config.runtime import checks as runtime_checks  # noqa: F401
 
 
 class ProjectAdminConfig(admin_apps.AdminConfig):
@@ -20,4 +23,4 @@ class ProjectAdminConfig(admin_apps.AdminConfig):
     app's ``@admin.register`` lands on it."""
 
     default = False
-    default_site = "config.accounts.ProjectAdminSite"
+    default_site = "config.access.logins.ProjectAdminSite"

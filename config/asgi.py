@@ -1,4 +1,8 @@
-"""Production entry point: ``uvicorn config.asgi:application``."""
+"""Production entry point: ``uvicorn config.asgi:application`` (or
+``python -m config.runtime.serve``).
+
+With ``RUNTIME_HANDLER`` on (the default) the runtime's handler serves
+(config/runtime/handler.py); off, Django's own ``ASGIHandler``."""
 
 import os
 
@@ -7,6 +11,9 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup(set_prefix=False)
 
-from config.handlers import PooledThreadASGIHandler  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 
-application = PooledThreadASGIHandler()
+from config.runtime.handler import PooledThreadASGIHandler  # noqa: E402
+
+application = PooledThreadASGIHandler() if settings.RUNTIME_HANDLER else ASGIHandler()

@@ -1,10 +1,11 @@
-"""The project's limit/offset pagination for API lists."""
+"""The project's limit/offset pagination for API lists (settings name it as
+``NINJA_PAGINATION_CLASS``, so a bare ``@paginate`` uses it)."""
 
 from ninja import Field
 from ninja.pagination import LimitOffsetPagination
 
 # Offsets past this are refused with a 422 rather than overflowing the
-# database driver (a 500, as the API fuzzing found); no list comes near it.
+# database driver (a 500); no list comes near it.
 MAX_OFFSET = 2**31 - 1
 
 

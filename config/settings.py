@@ -50,7 +50,7 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    # Django's admin with our AdminSite (config.accounts): login throttling.
+    # Django's admin with our AdminSite (config.access.logins): login throttling.
     "config.apps.ProjectAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -60,31 +60,49 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "ninja",
     "config",
+    "config.access",
     "movies",
     "catalog",
 ]
 
+# How Django runs fast under ASGI: config/runtime/ (its __init__ is the
+# index). Each piece has its own switch; DJANGO_RUNTIME=0 turns them all off,
+# which leaves stock Django: its ASGI handler, middleware, template backend and
+# PostgreSQL backend, and the plain async ORM.
+RUNTIME = env_bool("DJANGO_RUNTIME", True)
+RUNTIME_HANDLER = env_bool("RUNTIME_HANDLER", RUNTIME)
+RUNTIME_MIDDLEWARE = env_bool("RUNTIME_MIDDLEWARE", RUNTIME)
+RUNTIME_TEMPLATES = env_bool("RUNTIME_TEMPLATES", RUNTIME)
+RUNTIME_DB_BACKEND = env_bool("RUNTIME_DB_BACKEND", RUNTIME)
+
 # Every middleware here is async-capable: a single sync-only one would make
-# every request hop to a thread. Django's own come from config.async_middleware,
-# which also spares the thread hop Django's MiddlewareMixin makes per hook.
+# every request hop to a thread.
 MIDDLEWARE = [
-    "config.async_middleware.SecurityMiddleware",
+    "django.middleware.security.SecurityMiddleware",
     "config.middleware.ContentSecurityPolicyMiddleware",
-    "config.middleware.RequestLimitsMiddleware",
-    "config.middleware.ApiThrottleMiddleware",
+    "config.access.middleware.RequestLimitsMiddleware",
+    "config.access.middleware.ApiThrottleMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
-    "config.async_middleware.SessionMiddleware",
-    "config.async_middleware.CommonMiddleware",
-    "config.async_middleware.CsrfViewMiddleware",
-    "config.async_middleware.AuthenticationMiddleware",
-    "config.async_middleware.MessageMiddleware",
-    "config.async_middleware.XFrameOptionsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.middleware.DatabaseUnavailableMiddleware",
 ]
-
-# Django looks for its security, clickjacking and CSRF middleware by dotted
-# path; config.checks (config.W001–W003) checks for them by class instead.
-SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]
+if RUNTIME_MIDDLEWARE:
+    # Each of Django's own is replaced by the runtime's subclass of the same
+    # name, which spares the thread hop per hook (config/runtime/middleware.py).
+    MIDDLEWARE = [
+        f"config.runtime.middleware.{path.rsplit('.', 1)[1]}"
+        if path.startswith("django.")
+        else path
+        for path in MIDDLEWARE
+    ]
+    # Django finds its security, clickjacking and CSRF middleware by dotted
+    # path; config.runtime.checks asks for them by class instead.
+    SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -92,7 +110,11 @@ ASGI_APPLICATION = "config.asgi.application"
 
 TEMPLATES = [
     {
-        "BACKEND": "config.templates.DjangoTemplates",
+        "BACKEND": (
+            "config.runtime.templates.DjangoTemplates"
+            if RUNTIME_TEMPLATES
+            else "django.template.backends.django.DjangoTemplates"
+        ),
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
@@ -143,10 +165,10 @@ else:
     # concurrently.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and RUNTIME_DB_BACKEND:
     # Django's backend, but failing fast while the database is down: see
-    # config/postgresql/base.py and DB_FAIL_FAST_SECONDS below.
-    DATABASES["default"]["ENGINE"] = "config.postgresql"
+    # config/runtime/postgresql/base.py and DB_FAIL_FAST_SECONDS below.
+    DATABASES["default"]["ENGINE"] = "config.runtime.postgresql"
 
 # Test databases are named per process, so two test runs on one machine never
 # drop each other's database, and (for SQLite) live in a file that the uvicorn
@@ -215,7 +237,7 @@ CONTENT_SECURITY_POLICY = os.environ.get("DJANGO_CSP") or (
 TAX_RATE = Decimal(os.environ.get("TAX_RATE", "0.10"))
 
 # Long-lived threads that run sync work (sync views, async ORM calls) for the
-# ASGI handler (config/handlers.py), per worker process. Sync views are mostly
+# ASGI handler (config/runtime/handler.py), per worker process. Sync views are mostly
 # CPU (templates, model instances) under one GIL: more threads only contend
 # with each other and with the event loop, which then answers late (measured
 # in bench/RESULTS.md: 8 threads gave ~200 requests over 2 s on the products
@@ -225,7 +247,7 @@ ASGI_SYNC_THREADS = env_int("ASGI_SYNC_THREADS", 2)
 
 # The ASGI handler's start-up freezes the objects of start-up out of the
 # garbage collector's way, then collects young objects every this many
-# allocations (config.handlers.tune_garbage_collector). CPython's 700 keeps
+# allocations (config.runtime.handler.tune_garbage_collector). CPython's 700 keeps
 # memory flat; a larger number spends less CPU on collecting and more memory.
 ASGI_GC_GEN0_THRESHOLD = env_int("ASGI_GC_GEN0_THRESHOLD", 700)
 
@@ -235,8 +257,8 @@ ASGI_GC_GEN0_THRESHOLD = env_int("ASGI_GC_GEN0_THRESHOLD", 700)
 DB_FAIL_FAST_SECONDS = env_float("DB_FAIL_FAST_SECONDS", 1.0)
 
 # Hot read endpoints run their ORM-compiled SQL on an async psycopg pool on
-# PostgreSQL (config/db_async.py); these size that pool, per worker process.
-NATIVE_ASYNC_DB = env_bool("NATIVE_ASYNC_DB", True)
+# PostgreSQL (config/runtime/native_db.py); these size that pool, per worker process.
+NATIVE_ASYNC_DB = env_bool("NATIVE_ASYNC_DB", RUNTIME)
 NATIVE_ASYNC_DB_POOL_MIN_SIZE = env_int("NATIVE_ASYNC_DB_POOL_MIN_SIZE", 2)
 NATIVE_ASYNC_DB_POOL_MAX_SIZE = env_int("NATIVE_ASYNC_DB_POOL_MAX_SIZE", 10)
 
@@ -244,7 +266,7 @@ NATIVE_ASYNC_DB_POOL_MAX_SIZE = env_int("NATIVE_ASYNC_DB_POOL_MAX_SIZE", 10)
 # load balancer is promised, with room for the response itself.
 READYZ_TIMEOUT = env_float("READYZ_TIMEOUT", 1.5)
 
-# Abuse limits (config.ratelimit): "N/period" such as "120/min" or "5/15min",
+# Abuse limits (config.access.ratelimit): "N/period" such as "120/min" or "5/15min",
 # or "off". Counters live in the database, so they hold across processes.
 API_THROTTLE_ANON = os.environ.get("API_THROTTLE_ANON", "120/min")  # per client address
 API_THROTTLE_TOKEN = os.environ.get("API_THROTTLE_TOKEN", "600/min")  # per token, any call
@@ -267,12 +289,12 @@ NINJA_PAGINATION_MAX_LIMIT = API_MAX_PAGE_SIZE
 NINJA_PAGINATION_CLASS = "config.pagination.Pagination"
 
 # Every handler scrubs tokens, Authorization and Cookie headers and password
-# fields from records (config.log_filters); Django's own "django" logger keeps
+# fields from records (config.access.log_filters); Django's own "django" logger keeps
 # no handlers of its own and passes its records to these.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_secrets": {"()": "config.log_filters.RedactSecretsFilter"}},
+    "filters": {"redact_secrets": {"()": "config.access.log_filters.RedactSecretsFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {
         "console": {
@@ -293,4 +315,4 @@ LOGGING = {
 }
 # Error reports (the debug page, mail to admins) hide Authorization and Cookie
 # headers and password-like POST fields.
-DEFAULT_EXCEPTION_REPORTER_FILTER = "config.log_filters.SafeReporterFilter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.access.log_filters.SafeReporterFilter"

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from config import views
-from config.accounts import LoginView
+from config.access.logins import LoginView
 from config.api import api, api_not_found
 
 urlpatterns = [

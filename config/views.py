@@ -6,8 +6,9 @@ from django.conf import settings
 from django.db import connections
 from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
-from django.template import loader
 from django.views.decorators.csrf import requires_csrf_token
+
+from config.errors import is_api, plain_page
 
 logger = logging.getLogger(__name__)
 
@@ -57,28 +58,9 @@ def robots_txt(request):
     return HttpResponse("User-agent: *\nDisallow: /admin/\n", content_type="text/plain")
 
 
-def _is_api(request) -> bool:
-    return request.path_info == "/api" or request.path_info.startswith("/api/")
-
-
-def _plain_page(template_name: str, status: int) -> HttpResponse:
-    # No request context: an error page must not need the database (the
-    # session, the user) that may be the reason for the error.
-    return HttpResponse(loader.get_template(template_name).render(), status=status)
-
-
-def database_unavailable(request) -> HttpResponse:
-    if _is_api(request):
-        response = JsonResponse({"detail": "database unavailable"}, status=503)
-    else:
-        response = _plain_page("503.html", 503)
-    response["Retry-After"] = "5"
-    return response
-
-
 @requires_csrf_token
 def bad_request(request, exception=None):
-    if _is_api(request):
+    if is_api(request):
         return JsonResponse({"detail": "Bad request."}, status=400)
     return HttpResponseBadRequest(
         "<!DOCTYPE html><title>Bad request</title><h1>Bad request</h1>", content_type="text/html"
@@ -86,6 +68,6 @@ def bad_request(request, exception=None):
 
 
 def server_error(request):
-    if _is_api(request):
+    if is_api(request):
         return JsonResponse({"detail": "Internal server error."}, status=500)
-    return _plain_page("500.html", 500)
+    return plain_page("500.html", 500)

@@ -10,6 +10,7 @@ Input schemas are strict: unknown fields, wrong JSON types ("87" for a
 rating, true for an id) and out-of-range values are 422s naming the field.
 """
 
+from collections import defaultdict
 from datetime import date, timedelta
 from typing import Annotated
 
@@ -23,7 +24,8 @@ from pydantic import (
     model_validator,
 )
 
-from movies.durations import parse_running_time
+from config.schemas import MAX_ID
+from movies.durations import format_running_time, parse_running_time
 from movies.models import (
     GENRE_NAME_MAX_LENGTH,
     RATING_MAX,
@@ -33,8 +35,6 @@ from movies.models import (
 )
 from movies.selectors import DEFAULT_MOVIE_ORDERING, MovieOrdering
 
-# Ids are 64-bit; a larger number could only overflow the database driver.
-MAX_ID = 2**63 - 1
 YEAR_MIN = 1870
 YEAR_MAX = 2100
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
@@ -66,7 +66,7 @@ Id = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 
 
 class RowOut(BaseModel):
-    """Output schemas validated from plain dicts (movies.selectors.movie_dicts)
+    """Output schemas validated from plain dicts (movie_dicts)
     or model instances with plain fields. Plain pydantic rather than ninja's
     Schema: ninja's wraps every object, nested ones too, in a getter meant for
     lazy ORM relations, which cost more than the rest of the 10-movie page."""
@@ -90,7 +90,7 @@ class PersonOut(Schema):
 
 
 class MovieOut(RowOut):
-    """Built from plain rows by movies.selectors.movie_dicts, which computes
+    """Built from plain rows by movie_dicts, which computes
     ``year`` and formats ``duration``."""
 
     id: int
@@ -109,8 +109,32 @@ class MoviePageOut(RowOut):
     count: int = Field(description="Movies matching the filters, on all pages.")
 
 
-class ErrorOut(Schema):
-    detail: str
+def movie_dicts(rows, genre_rows) -> list[dict]:
+    """MovieOut dicts from the rows of ``movies.selectors.movie_rows`` (or
+    ``movie_row``) and of ``movie_genre_rows`` for the same movies."""
+    genres = defaultdict(list)
+    for genre in genre_rows:
+        genres[genre["movie_id"]].append(
+            {"slug": genre["genre__slug"], "name": genre["genre__name"]}
+        )
+    return [
+        {
+            "id": row["id"],
+            "title": row["title"],
+            "slug": row["slug"],
+            "release_date": row["release_date"],
+            "year": row["release_date"].year,
+            "rating": row["rating"],
+            "duration": format_running_time(row["duration"]),
+            "director": (
+                {"id": row["director_id"], "name": row["director__name"]}
+                if row["director_id"] is not None
+                else None
+            ),
+            "genres": genres[row["id"]],
+        }
+        for row in rows
+    ]
 
 
 # Input ----------------------------------------------------------------------

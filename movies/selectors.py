@@ -7,15 +7,12 @@ normally in sync code.
 """
 
 import re
-from collections import defaultdict
 from datetime import date
 from typing import Literal
 
 from django.db import connections
 from django.db.models import Prefetch, QuerySet
 
-from config.db_async import Read, fetch
-from movies.durations import format_running_time
 from movies.models import Genre, Movie, Person
 
 MovieOrdering = Literal["title", "-title", "release_date", "-release_date", "rating", "-rating"]
@@ -124,9 +121,8 @@ def movie_detail() -> QuerySet[Movie]:
 #
 # The API serialises movies from plain rows rather than model instances: a
 # ``values()`` query for the page (director joined), one for the page's
-# genres, and one count. No model instances, no prefetch machinery, three
-# queries whatever the page size. ``movie_page`` and ``amovie_page`` assemble
-# the same dicts from the same querysets, sync and async.
+# genres, and one count; no model instances, no prefetch machinery, three
+# queries whatever the page size (movies.schemas.movie_dicts assembles them).
 
 MOVIE_ROW_FIELDS = (
     "id",
@@ -145,6 +141,11 @@ def movie_rows(**filters) -> QuerySet:
     return movie_list(**filters).prefetch_related(None).values(*MOVIE_ROW_FIELDS)
 
 
+def movie_row(movie_id: int) -> QuerySet:
+    """The row of one movie (none if there is no such movie)."""
+    return Movie.objects.filter(pk=movie_id).values(*MOVIE_ROW_FIELDS)
+
+
 def movie_genre_rows(movie_ids) -> QuerySet:
     """(movie_id, genre slug, genre name) rows for these movies (ids, or a
     queryset of ids), by genre name."""
@@ -153,86 +154,3 @@ def movie_genre_rows(movie_ids) -> QuerySet:
         .order_by("genre__name", "genre_id")
         .values("movie_id", "genre__slug", "genre__name")
     )
-
-
-def movie_dicts(rows, genre_rows) -> list[dict]:
-    """The API's movie objects (see movies.schemas.MovieOut) from the rows
-    of ``movie_rows`` and ``movie_genre_rows``."""
-    genres = defaultdict(list)
-    for genre in genre_rows:
-        genres[genre["movie_id"]].append(
-            {"slug": genre["genre__slug"], "name": genre["genre__name"]}
-        )
-    return [
-        {
-            "id": row["id"],
-            "title": row["title"],
-            "slug": row["slug"],
-            "release_date": row["release_date"],
-            "year": row["release_date"].year,
-            "rating": row["rating"],
-            "duration": format_running_time(row["duration"]),
-            "director": (
-                {"id": row["director_id"], "name": row["director__name"]}
-                if row["director_id"] is not None
-                else None
-            ),
-            "genres": genres[row["id"]],
-        }
-        for row in rows
-    ]
-
-
-def _page_reads(limit: int, offset: int, filters: dict) -> list[Read]:
-    """The three reads of a page: its movies, their genres (the page's ids as
-    a subquery, so the three can go to the database together) and the count."""
-    shape = ("movie_page", tuple(sorted(filters.items())), limit, offset)
-
-    def page_ids():
-        return movie_list(**filters).values("id")[offset : offset + limit]
-
-    return [
-        Read(lambda: movie_rows(**filters)[offset : offset + limit], cache_key=shape),
-        Read(lambda: movie_genre_rows(page_ids()), cache_key=("genres", *shape)),
-        Read(lambda: movie_rows(**filters), cache_key=shape[:2], count=True),
-    ]
-
-
-def movie_page(*, limit: int, offset: int, **filters) -> dict:
-    """``{"items": [...], "count": N}`` for one page of movies, sync, with
-    the same three queries as ``amovie_page``."""
-    rows, genre_rows, count = (
-        read.build().count() if read.count else list(read.build())
-        for read in _page_reads(limit, offset, filters)
-    )
-    return {"items": movie_dicts(rows, genre_rows), "count": count}
-
-
-async def amovie_page(*, limit: int, offset: int, **filters) -> dict:
-    """``movie_page`` for async code: on PostgreSQL one round trip from the
-    event loop, no thread hop, and SQL compiled once per filters, limit and
-    offset (config.db_async)."""
-    rows, genre_rows, count = await fetch(*_page_reads(limit, offset, filters))
-    return {"items": movie_dicts(rows, genre_rows), "count": count}
-
-
-def _by_id_reads(movie_id: int) -> list[Read]:
-    return [
-        Read(
-            lambda: Movie.objects.filter(pk=movie_id).values(*MOVIE_ROW_FIELDS),
-            cache_key=("movie_by_id", movie_id),
-        ),
-        Read(lambda: movie_genre_rows([movie_id]), cache_key=("movie_genres", movie_id)),
-    ]
-
-
-def movie_by_id(movie_id: int) -> dict | None:
-    """One movie as the API shows it, or None; sync."""
-    rows, genre_rows = (list(read.build()) for read in _by_id_reads(movie_id))
-    return movie_dicts(rows, genre_rows)[0] if rows else None
-
-
-async def amovie_by_id(movie_id: int) -> dict | None:
-    """``movie_by_id`` for async code (one round trip on PostgreSQL)."""
-    rows, genre_rows = await fetch(*_by_id_reads(movie_id))
-    return movie_dicts(rows, genre_rows)[0] if rows else None

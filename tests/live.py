@@ -2,7 +2,7 @@
 
 Django's ``live_server`` is a WSGI thread and would not exercise the ASGI
 path, so these tests start the project as production does (``python -m
-config.serve``: uvicorn workers) in a subprocess, bound to 127.0.0.1, on the
+config.runtime.serve``: uvicorn workers) in a subprocess, bound to 127.0.0.1, on the
 test database (tests using it must be ``django_db(transaction=True)`` so
 their rows are committed and visible)."""
 
@@ -55,11 +55,11 @@ def uvicorn_server(
         LOG_LEVEL="WARNING",
     )
     env.update(extra_env or {})
-    # As production runs it: config.serve, one uvicorn server per worker.
+    # As production runs it: config.runtime.serve, one uvicorn server per worker.
     command = [
         sys.executable,
         "-m",
-        "config.serve",
+        "config.runtime.serve",
         "--port",
         str(port),
         "--workers",

@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from config.models import api_token_create
+from config.access.models import api_token_create
 from tests.catalog.factories import make_category, make_order, make_product
 from tests.live import uvicorn_server
 from tests.movies.factories import make_genre, make_movie, make_person

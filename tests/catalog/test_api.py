@@ -9,7 +9,7 @@ from asgiref.sync import sync_to_async
 from django.test import AsyncClient
 
 from catalog.models import Order, Product
-from config.models import api_token_create
+from config.access.models import api_token_create
 from conftest import grant
 from tests.catalog.factories import make_category, make_order, make_product
 

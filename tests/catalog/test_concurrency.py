@@ -20,7 +20,7 @@ from django.db import connection, connections
 from catalog import services
 from catalog.models import Order, OrderItem, Product
 from catalog.services import OrderLine, order_create
-from config.models import api_token_create
+from config.access.models import api_token_create
 from tests.catalog.factories import make_product
 from tests.live import uvicorn_server
 

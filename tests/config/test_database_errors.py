@@ -49,8 +49,8 @@ def test_throttle_store_down_is_503_json_too(client, monkeypatch):
     async def afail(*args, **kwargs):
         fail()
 
-    monkeypatch.setattr("config.ratelimit.hit", fail)
-    monkeypatch.setattr("config.ratelimit.ahit", afail)
+    monkeypatch.setattr("config.access.ratelimit.hit", fail)
+    monkeypatch.setattr("config.access.ratelimit.ahit", afail)
     response = client.get("/api/products")
     assert response.status_code == 503
     assert response.json() == {"detail": "database unavailable"}

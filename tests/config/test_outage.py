@@ -114,7 +114,7 @@ SEED = f"""
 from decimal import Decimal
 from django.contrib.auth.models import User
 from catalog.models import Category, Product
-from config.models import api_token_create
+from config.access.models import api_token_create
 user = User.objects.create_user("buyer", password="correct-horse-battery")
 category = Category.objects.create(name="Tools", slug="tools")
 product = Product.objects.create(
@@ -235,7 +235,7 @@ def test_database_outage_and_recovery():
             assert took < 2.0, f"/readyz took {took:.2f}s"
             timings = {"readyz": took}
 
-            # /api/movies reads through the native async pool (config.db_async),
+            # /api/movies reads through the native async pool (config.runtime.native_db),
             # /api/products through Django's: both must give up in time.
             for path in ("/api/products", "/api/movies"):
                 status, content_type, body, took = call(base_url + path)

@@ -51,7 +51,7 @@ def test_check_deploy_reports_nothing_with_production_env():
 def test_check_deploy_still_catches_a_weakened_setting(override, expected):
     """The clean report above means something only if the checks run: Django
     skips its HSTS, SSL-redirect and CSRF-cookie checks when it does not find
-    its middleware in MIDDLEWARE by path (config.deploy_checks)."""
+    its middleware in MIDDLEWARE by path (config.runtime.checks)."""
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=PROJECT_DIR,

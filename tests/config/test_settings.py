@@ -53,7 +53,7 @@ def test_postgres_url_selects_psycopg_with_pool_and_health_checks():
     )
     assert result.returncode == 0, result.stderr
     db = json.loads(result.stdout)
-    assert db["ENGINE"] == "config.postgresql"  # Django's, failing fast (config/postgresql)
+    assert db["ENGINE"] == "config.runtime.postgresql"  # Django's, failing fast
     assert (db["HOST"], db["PORT"], db["NAME"], db["USER"]) == (
         "db.example",
         5433,

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from config.models import api_token_create
+from config.access.models import api_token_create
 from conftest import grant
 from movies import services
 from movies.models import Genre, Movie, Person
@@ -629,7 +629,7 @@ async def test_openapi_documents_the_movie_endpoints(async_client):
 async def test_list_reads_natively_with_three_queries_whatever_the_page_size(
     async_client, settings
 ):
-    """On PostgreSQL the list is served by config.db_async (no thread hop):
+    """On PostgreSQL the list is served by config.runtime.native_db (no thread hop):
     page, genres and count, logged like Django's own queries."""
     settings.API_THROTTLE_ANON = "off"  # count the list's queries, not the rate limit's
     if connection.vendor != "postgresql":

@@ -1,4 +1,4 @@
-"""config.postgresql: once getting a connection has failed, other attempts fail
+"""config.runtime.postgresql: once getting a connection has failed, other attempts fail
 at once for DB_FAIL_FAST_SECONDS, then one attempt at a time probes the
 database. (test_outage.py checks the effect end to end: 503s within the pool
 timeout from a uvicorn worker with two sync threads, and recovery.)
@@ -15,8 +15,8 @@ import pytest
 from django.db import OperationalError
 from psycopg_pool import AsyncConnectionPool
 
-from config import db_async
-from config.postgresql import base
+from config.runtime import native_db
+from config.runtime.postgresql import base
 
 CLOSED_PORT = 9  # discard: nothing listens there on a test machine
 
@@ -47,7 +47,7 @@ def unreachable_database():
     """A connection to a database that refuses, under an alias of its own
     (the breaker is per alias and per process)."""
     settings_dict = {
-        "ENGINE": "config.postgresql",
+        "ENGINE": "config.runtime.postgresql",
         "NAME": "nowhere",
         "USER": "postgres",
         "PASSWORD": "",
@@ -157,7 +157,7 @@ def test_a_success_ends_failing_fast():
 
 
 async def test_native_async_reads_fail_fast_too(settings, monkeypatch):
-    """config.db_async's pool shares the breaker: after a read found no
+    """config.runtime.native_db's pool shares the breaker: after a read found no
     connection within the pool timeout, the next ones fail at once."""
     settings.DB_FAIL_FAST_SECONDS = 60
     pool = AsyncConnectionPool(
@@ -167,16 +167,16 @@ async def test_native_async_reads_fail_fast_too(settings, monkeypatch):
         open=False,
     )
     await pool.open(wait=False)
-    monkeypatch.setattr(db_async, "_pool", pool)
     alias = f"native-unreachable-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setitem(native_db._pools, alias, pool)
     try:
         with pytest.raises(psycopg.OperationalError) as first:
-            await db_async.execute("SELECT 1", using=alias)
+            await native_db.execute("SELECT 1", using=alias)
         assert "failing fast" not in str(first.value)  # the pool's own timeout
         started = time.monotonic()
         for _ in range(3):
             with pytest.raises(psycopg.OperationalError, match="failing fast"):
-                await db_async.execute("SELECT 1", using=alias)
+                await native_db.execute("SELECT 1", using=alias)
         assert time.monotonic() - started < 0.2
     finally:
         await pool.close()

@@ -32,7 +32,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
 
-from config import db_async
+from config.runtime import native_db
 
 _UNITS = {
     "s": 1,
@@ -171,15 +171,15 @@ def reset(scope: str, ident: str, rate: Rate) -> None:
 
 async def ahit(scope: str, ident: str, rate: Rate) -> Hit:
     """``hit`` for async callers. On PostgreSQL the upsert runs on the native
-    async pool (config.db_async): the check on every API request costs one
+    async pool (config.runtime.native_db): the check on every API request costs one
     round trip, not a thread hop. Elsewhere it runs on the request's own sync
     thread, with the request's connection, like every other ORM call."""
-    if not db_async.native_enabled():
+    if not native_db.native_enabled():
         return await sync_to_async(hit)(scope, ident, rate)
     counting = _Counting(scope, ident, rate)
-    ((count,),) = await db_async.execute(*counting.upsert)
+    ((count,),) = await native_db.execute(*counting.upsert)
     if counting.should_purge(count):
-        await db_async.execute(*counting.purge)
+        await native_db.execute(*counting.purge)
     return counting.result(count)
 
 

@@ -1,10 +1,10 @@
-"""config.db_async gives the same rows as the ORM, natively on PostgreSQL and
+"""config.runtime.native_db gives the same rows as the ORM, natively on PostgreSQL and
 through the async ORM elsewhere."""
 
 import pytest
 from django.contrib.auth.models import User
 
-from config import db_async
+from config.runtime import native_db
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,7 +23,7 @@ async def test_fetch_values_matches_the_orm(users):
         .order_by("username")
         .values("id", "username", "date_joined")
     )
-    rows = await db_async.fetch_values(queryset)
+    rows = await native_db.fetch_values(queryset)
     expected = [row async for row in queryset]
     assert rows == expected
     assert [row["username"] for row in rows] == ["user0", "user2", "user4"]
@@ -35,9 +35,9 @@ async def test_cached_sql_is_keyed_by_the_callers_key(users):
     def staff(flag):
         return User.objects.filter(is_staff=flag).order_by("username").values("username")
 
-    staff_rows = await db_async.fetch_values(staff(True), cache_key=("staff", True))
-    others = await db_async.fetch_values(staff(False), cache_key=("staff", False))
-    again = await db_async.fetch_values(staff(True), cache_key=("staff", True))
+    staff_rows = await native_db.fetch_values(staff(True), cache_key=("staff", True))
+    others = await native_db.fetch_values(staff(False), cache_key=("staff", False))
+    again = await native_db.fetch_values(staff(True), cache_key=("staff", True))
     assert [r["username"] for r in staff_rows] == ["user0", "user2", "user4"]
     assert [r["username"] for r in others] == ["user1", "user3"]
     assert again == staff_rows
@@ -46,30 +46,30 @@ async def test_cached_sql_is_keyed_by_the_callers_key(users):
 async def test_rows_written_after_a_cached_read_are_seen(users):
     key = ("all-users",)
     queryset = User.objects.order_by("username").values("username")
-    before = await db_async.fetch_values(queryset, cache_key=key)
+    before = await native_db.fetch_values(queryset, cache_key=key)
     await User.objects.acreate(username="zed")
-    after = await db_async.fetch_values(queryset, cache_key=key)
+    after = await native_db.fetch_values(queryset, cache_key=key)
     assert len(after) == len(before) + 1
     assert after[-1]["username"] == "zed"
 
 
 async def test_fetch_count(users):
-    assert await db_async.fetch_count(User.objects.filter(is_staff=True)) == 3
-    assert await db_async.fetch_count(User.objects.filter(username="nobody")) == 0
-    assert await db_async.fetch_count(User.objects.none()) == 0
+    assert await native_db.fetch_count(User.objects.filter(is_staff=True)) == 3
+    assert await native_db.fetch_count(User.objects.filter(username="nobody")) == 0
+    assert await native_db.fetch_count(User.objects.none()) == 0
 
 
 async def test_empty_queryset_reads_nothing(users):
-    assert await db_async.fetch_values(User.objects.none().values("id")) == []
+    assert await native_db.fetch_values(User.objects.none().values("id")) == []
 
 
 async def test_execute_runs_statements_that_return_no_rows(users):
-    if not db_async.native_enabled():
-        pytest.skip("db_async.execute is used on PostgreSQL only (callers check native_enabled)")
-    rows = await db_async.execute("DELETE FROM auth_user WHERE username = %s", ["user1"])
+    if not native_db.native_enabled():
+        pytest.skip("native_db.execute is used on PostgreSQL only (callers check native_enabled)")
+    rows = await native_db.execute("DELETE FROM auth_user WHERE username = %s", ["user1"])
     assert rows == []
     assert not await User.objects.filter(username="user1").aexists()
-    rows = await db_async.execute("SELECT count(*) FROM auth_user")
+    rows = await native_db.execute("SELECT count(*) FROM auth_user")
     assert rows == [(4,)]
 
 
@@ -78,7 +78,7 @@ async def test_a_request_that_purges_old_rate_limit_counters_is_served(
 ):
     """The purge (a DELETE, no rows back) runs on about one new window in
     fifty; force it."""
-    from config import ratelimit
+    from config.access import ratelimit
 
     settings.API_THROTTLE_ANON = "1000/min"
     monkeypatch.setattr(ratelimit.random, "randrange", lambda n: 0)

@@ -1,6 +1,6 @@
 """Serve the project with uvicorn, each worker on its own listening socket.
 
-    python -m config.serve --workers 2 [--host 127.0.0.1] [--port 8000]
+    python -m config.runtime.serve --workers 2 [--host 127.0.0.1] [--port 8000]
 
 ``uvicorn --workers N`` binds one socket in its parent and every worker
 accepts from it; with uvloop, a worker that wakes first accepts every
@@ -39,7 +39,7 @@ BACKLOG = 2048
 # Replacing workers that keep dying faster than this would only spin the CPU.
 RESTART_DELAY_SECONDS = 1.0
 
-logger = logging.getLogger("config.serve")
+logger = logging.getLogger("config.runtime.serve")
 
 
 def bind_reuse_port(host: str, port: int) -> socket.socket:

@@ -1,8 +1,8 @@
-"""config.serve, the production launcher: one uvicorn server per worker
+"""config.runtime.serve, the production launcher: one uvicorn server per worker
 process, each on its own SO_REUSEPORT socket, kept running by a supervisor.
 
 Sockets and processes are read from /proc (Linux, where SO_REUSEPORT spreads
-connections; elsewhere config.serve refuses to start)."""
+connections; elsewhere config.runtime.serve refuses to start)."""
 
 import http.client
 import os
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from config import serve
+from config.runtime import serve
 from tests.live import PROJECT_DIR, free_port, uvicorn_server
 
 pytestmark = [
@@ -69,9 +69,9 @@ def supervisor_pid(port: int) -> int:
             args = cmdline.read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"config.serve" in args and str(port).encode() in args:
+        if b"config.runtime.serve" in args and str(port).encode() in args:
             return int(cmdline.parent.name)
-    raise AssertionError(f"no config.serve process on port {port}")
+    raise AssertionError(f"no config.runtime.serve process on port {port}")
 
 
 def workers_of(supervisor: int) -> list[int]:
@@ -154,7 +154,7 @@ def test_a_port_taken_by_another_program_stops_the_server_with_the_reason():
         other_program.bind(("127.0.0.1", port))
         other_program.listen()
         result = subprocess.run(
-            [sys.executable, "-m", "config.serve", "--port", str(port), "--workers", "2"],
+            [sys.executable, "-m", "config.runtime.serve", "--port", str(port), "--workers", "2"],
             cwd=PROJECT_DIR,
             capture_output=True,
             text=True,

@@ -6,7 +6,7 @@ from django.utils import timezone
 from ninja.errors import HttpError
 from ninja.security import HttpBearer
 
-from config.models import ApiToken, hash_token
+from config.access.models import ApiToken, hash_token
 
 # Record a token's last use at most this often, so reads do not turn into a
 # write per request.

@@ -31,7 +31,7 @@ This handler changes only that:
    frees it at once rather than the cyclic garbage collector, later.
 
 It also answers the ASGI lifespan protocol: startup binds the native async
-reads of config.db_async to the server's event loop and tunes the garbage
+reads of config.runtime.native_db to the server's event loop and tunes the garbage
 collector (``tune_garbage_collector``), shutdown closes the native pool and
 the threads.
 """
@@ -48,7 +48,7 @@ from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.urls import set_script_prefix
 
-from config import db_async
+from config.runtime import native_db
 
 
 def tune_garbage_collector(gen0_threshold: int) -> None:
@@ -59,7 +59,7 @@ def tune_garbage_collector(gen0_threshold: int) -> None:
     survive young collections into the older ones, so every full collection
     rescans them, and with them the ~90,000 objects of Django's start-up
     unless those are frozen. Since finished requests are freed by refcount
-    (``release_request``, config/templates.py) the collector takes about 5%
+    (``release_request``, config/runtime/templates.py) the collector takes about 5%
     of a worker's CPU at 400 connections; before, 30%, 26% frozen, and 20%
     with a ``gen0_threshold`` of 10,000, which cost ~50 MB more per worker
     (bench/RESULTS.md).
@@ -182,11 +182,11 @@ class PooledThreadASGIHandler(ASGIHandler):
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                db_async.bind_to_running_loop()
+                native_db.bind_to_running_loop()
                 tune_garbage_collector(settings.ASGI_GC_GEN0_THRESHOLD)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await db_async.close_pool()
+                await native_db.close_pool()
                 for thread in self._threads:
                     thread.shutdown(wait=False)
                 await send({"type": "lifespan.shutdown.complete"})

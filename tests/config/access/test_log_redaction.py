@@ -10,7 +10,7 @@ from django.conf import settings as django_settings
 from django.test import RequestFactory
 from django.views.debug import ExceptionReporter
 
-from config.log_filters import RedactSecretsFilter, SafeReporterFilter
+from config.access.log_filters import RedactSecretsFilter, SafeReporterFilter
 
 PASSWORD = "correct-horse-battery"
 
@@ -47,7 +47,7 @@ def test_failing_api_request_with_a_token_leaves_no_token_in_the_log(
         # A library error that echoes its input, as many do.
         raise ValueError(f"cannot hash {token!r}")
 
-    monkeypatch.setattr("config.auth.hash_token", failing_hash)
+    monkeypatch.setattr("config.access.tokens.hash_token", failing_hash)
     caplog.set_level(logging.INFO)
     response = client.get("/api/orders", headers={"Authorization": f"Bearer {user_token}"})
     assert response.status_code == 500

@@ -12,7 +12,7 @@ import re
 
 from django.views.debug import SafeExceptionReporterFilter
 
-from config.token_format import TOKEN_MARKER
+from config.access.token_format import TOKEN_MARKER
 
 REDACTED = "[REDACTED]"
 

@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from config.models import api_token_create
+from config.access.models import api_token_create
 
 
 class Command(BaseCommand):

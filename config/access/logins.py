@@ -15,7 +15,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
-from config import ratelimit
+from config.access import ratelimit
 
 SCOPE = "login-failures"
 

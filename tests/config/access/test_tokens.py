@@ -16,7 +16,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from config.models import ApiToken, api_token_create
+from config.access.models import ApiToken, api_token_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

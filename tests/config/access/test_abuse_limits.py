@@ -18,8 +18,8 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import AsyncClient, Client
 
-from config.models import api_token_create
-from config.ratelimit import Rate
+from config.access.models import api_token_create
+from config.access.ratelimit import Rate
 from tests.live import uvicorn_server
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -7,12 +7,12 @@ of waiting out the timeout again; after that one attempt at a time probes the
 database while the rest keep failing fast, until one succeeds.
 
 Why: the ASGI handler runs sync work on a few long-lived threads per worker
-(config/handlers.py). Without this, requests queued behind one waiting on a
+(config/runtime/handler.py). Without this, requests queued behind one waiting on a
 dead database would each wait a whole pool timeout in turn; with it, only the
 probe waits and the others get their 503 at once. It also sheds load when
 every connection stays busy past the pool timeout.
 
-Everything else is Django's backend: ``ENGINE = "config.postgresql"``.
+Everything else is Django's backend: ``ENGINE = "config.runtime.postgresql"``.
 """
 
 import threading

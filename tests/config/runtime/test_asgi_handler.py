@@ -1,4 +1,4 @@
-"""The production ASGI handler (config/handlers.py) under concurrency: async
+"""The production ASGI handler (config/runtime/handler.py) under concurrency: async
 API requests, sync pages and session-writing logins served at once by one
 uvicorn process whose requests share two sync threads, every body checked."""
 
@@ -12,7 +12,7 @@ import httpx
 import pytest
 from asgiref.sync import sync_to_async
 
-from config.handlers import PooledThreadASGIHandler
+from config.runtime.handler import PooledThreadASGIHandler
 from tests.catalog.factories import make_product
 from tests.live import uvicorn_server
 from tests.movies.factories import make_genre, make_movie, make_person

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils import timezone
 
-from config.models import ApiToken
+from config.access.models import ApiToken
 
 
 @admin.register(ApiToken)

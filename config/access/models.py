@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from config.token_format import TOKEN_MARKER
+from config.access.token_format import TOKEN_MARKER
 
 TOKEN_PREFIX_LENGTH = 8
 
@@ -72,7 +72,7 @@ def api_token_create(*, user, name: str = "", expires_at=None) -> tuple[ApiToken
 
 
 class RateCounter(models.Model):
-    """One fixed-window counter of the rate limiter (config.ratelimit): how
+    """One fixed-window counter of the rate limiter (config.access.ratelimit): how
     many hits ``key`` (scope, identity and window start) has had. Rows are
     incremented with one atomic upsert, so concurrent requests in any number
     of processes never lose a hit; expired rows are purged as new ones come."""

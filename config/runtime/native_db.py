@@ -1,0 +1,499 @@
+"""Natively asynchronous evaluation of ``values()`` querysets on PostgreSQL.
+
+The one call app code makes into the runtime::
+
+    from config.runtime.native_db import evaluate
+
+    (rows, genre_rows), total = await evaluate(page, genres_of_page, count=movies)
+
+Django 5.2's async ORM (``aget``, ``async for`` …) runs every query in a worker
+thread through ``sync_to_async``: correct, but each hop costs far more wall
+time under load than the query itself. ``evaluate`` keeps the querysets (built,
+filtered and compiled to SQL by the ORM, with its converters applied to the
+rows) and moves only the I/O: on PostgreSQL the compiled SQL of all of them
+goes as one multi-statement query to a psycopg ``AsyncConnection`` from an
+async pool, on the event loop, with no thread hop.
+
+Elsewhere (SQLite, ``NATIVE_ASYNC_DB`` off, or an event loop other than the
+server's) it falls back to plain async iteration and ``acount()`` over the
+same querysets, so both paths return the same rows and the same tests cover
+them.
+
+The async pools (one per database alias, opened on first use) belong to one
+event loop: the server's, bound by the ASGI lifespan startup
+(config.runtime.handler). Code running in any other loop, such as the
+short-lived loops ``async_to_sync`` makes for an async view under WSGI or the
+test client, takes the fallback rather than a pool tied to a dead loop.
+Native queries are logged like Django's own (``connection.queries``,
+``CaptureQueriesContext``) whenever Django would log its queries.
+
+Compiling a queryset costs more than running a small query. ``evaluate``
+therefore keeps compiled SQL in a bounded LRU (``SQL_CACHE_SIZE`` entries)
+keyed by the *shape* of each query, derived from the queryset alone
+(``sql_shape``): every attribute of its ``Query``, with the plain values that
+its filters compare against taken out as slots. A shape's first query is
+compiled twice, once with its own values and once with stand-in values, and
+the SQL is shared only if the two compilations prove where each value lands
+in the parameters; otherwise the values stay part of the key. So two
+querysets that differ in a filter value share SQL but never parameters, and
+two that differ in anything else (a slice, a field, an ordering) never share.
+Only SQL is cached, never rows: every call reads the database.
+"""
+
+import asyncio
+import datetime
+import decimal
+import functools
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Hashable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from django.conf import settings
+from django.core.exceptions import EmptyResultSet
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import QuerySet
+from django.db.models.lookups import Lookup
+from django.db.models.query import ValuesIterable
+from django.db.models.sql.compiler import SQLCompiler
+from django.db.models.sql.query import Query
+from django.db.models.sql.where import WhereNode
+from django.db.utils import load_backend
+from django.utils.hashable import make_hashable
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from config.runtime.postgresql.base import breaker_for
+
+logger = logging.getLogger(__name__)
+
+SQL_CACHE_SIZE = 256
+
+_pools: dict[str, AsyncConnectionPool] = {}
+_bound_loop: asyncio.AbstractEventLoop | None = None
+
+
+def bind_to_running_loop() -> None:
+    """Use native async reads in the running event loop (the server's)."""
+    global _bound_loop
+    _bound_loop = asyncio.get_running_loop()
+
+
+@functools.cache
+def _vendor(using: str) -> str:
+    """The vendor of a database alias, read off its backend class: under ASGI
+    ``connections[using]`` would build a connection object in every request's
+    context just to answer this."""
+    backend = load_backend(connections.settings[using]["ENGINE"])
+    return str(backend.DatabaseWrapper.vendor)
+
+
+def native_enabled(using: str = "default") -> bool:
+    """Whether reads on ``using`` run natively here (PostgreSQL, the setting
+    on, and the server's event loop)."""
+    if not settings.NATIVE_ASYNC_DB or _vendor(using) != "postgresql":
+        return False
+    try:
+        return asyncio.get_running_loop() is _bound_loop
+    except RuntimeError:
+        return False
+
+
+async def get_pool(using: str = "default") -> AsyncConnectionPool:
+    """The process's async pool for ``using``, opened on first use in the
+    bound loop."""
+    pool = _pools.get(using)
+    if pool is not None:
+        return pool
+    wrapper = connections[using]
+    kwargs = wrapper.get_connection_params()
+    # Django's cursor binds parameters client-side; the async equivalent
+    # binds the SQL Django compiled the same way.
+    kwargs["cursor_factory"] = psycopg.AsyncClientCursor
+    kwargs["autocommit"] = True
+    pool_options = wrapper.settings_dict["OPTIONS"].get("pool") or {}
+    pool = AsyncConnectionPool(
+        kwargs=kwargs,
+        min_size=settings.NATIVE_ASYNC_DB_POOL_MIN_SIZE,
+        max_size=settings.NATIVE_ASYNC_DB_POOL_MAX_SIZE,
+        timeout=pool_options.get("timeout", 5.0),
+        # psycopg's default backs off for up to 300 s after losing the
+        # database; follow Django's pool so both recover together.
+        reconnect_timeout=pool_options.get("reconnect_timeout", 300.0),
+        # No check per checkout (a round trip per query); a connection broken
+        # by a database restart fails its query, is discarded by the pool,
+        # and the read is retried once on a fresh one.
+        open=False,
+        name=f"native-async-{using}",
+    )
+    _pools[using] = pool  # before the first await: one pool per alias and process
+    await pool.open(wait=False)
+    return pool
+
+
+async def close_pool() -> None:
+    """Close the pools and stop using native reads (ASGI shutdown, tests)."""
+    global _bound_loop
+    pools = list(_pools.values())
+    _pools.clear()
+    _bound_loop = None
+    for pool in pools:
+        await pool.close()
+
+
+def _query_logging_connection(using: str) -> BaseDatabaseWrapper | None:
+    """The connection whose query log Django would add this query to, or
+    None. With debug off only a connection that already exists in this
+    context can be logging (``CaptureQueriesContext``): look, without building
+    one per request."""
+    if settings.DEBUG:
+        return connections[using]
+    for wrapper in connections.all(initialized_only=True):
+        if wrapper.alias == using and wrapper.queries_logged:
+            return wrapper
+    return None
+
+
+async def _rows(cursor: psycopg.AsyncCursor[Any]) -> list[tuple[Any, ...]]:
+    # A statement that returns no rows (DELETE, UPDATE) has no description.
+    return await cursor.fetchall() if cursor.description is not None else []
+
+
+async def _execute(
+    pool: AsyncConnectionPool, sql: str, params: tuple[Any, ...]
+) -> list[list[tuple[Any, ...]]]:
+    """Rows of each statement of ``sql``, retried once on a connection that
+    turns out to be broken (e.g. after a database restart)."""
+    for attempt in (1, 2):
+        try:
+            async with pool.connection() as conn:
+                cursor = await conn.execute(sql, params)
+                results = [await _rows(cursor)]
+                while cursor.nextset():
+                    results.append(await _rows(cursor))
+            return results
+        except PoolTimeout:
+            raise  # no connection to be had: retrying would only double the wait
+        except psycopg.OperationalError:
+            if attempt == 2:
+                raise
+            logger.warning("native async read: connection lost, retrying once")
+    raise AssertionError("unreachable")
+
+
+async def _run(
+    using: str, statements: list[tuple[str, tuple[Any, ...]]]
+) -> list[list[tuple[Any, ...]]]:
+    """Run (sql, params) statements on one pooled connection and return each
+    one's rows. They go as one multi-statement query (the cursor binds
+    parameters client-side, as Django's does), so one round trip for all."""
+    pool = _pools.get(using) or await get_pool(using)
+    sql = "; ".join(statement for statement, _ in statements)
+    params = tuple(param for _, statement_params in statements for param in statement_params)
+    started = time.monotonic()
+    # While the database is down, fail at once like Django's connections do
+    # (config.runtime.postgresql), rather than each request waiting out the
+    # pool's timeout in turn.
+    breaker = breaker_for(using)
+    cooldown = settings.DB_FAIL_FAST_SECONDS
+    breaker.before_attempt(cooldown)
+    try:
+        results = await _execute(pool, sql, params)
+    except psycopg.OperationalError:  # PoolTimeout included
+        breaker.failed(cooldown)
+        raise
+    except BaseException:  # the client went away, a bad statement
+        breaker.abandoned()
+        raise
+    breaker.succeeded()
+    if (wrapper := _query_logging_connection(using)) is not None:
+        elapsed = f"{time.monotonic() - started:.3f}"
+        wrapper.queries_log.extend(
+            {"sql": f"{statement} -- params {statement_params!r}", "time": elapsed}
+            for statement, statement_params in statements
+        )
+    return results
+
+
+async def execute(
+    sql: str, params: Sequence[Any] = (), *, using: str = "default"
+) -> list[tuple[Any, ...]]:
+    """Rows of one raw SQL statement (autocommit), natively on PostgreSQL.
+    Callers check ``native_enabled()`` first; for small writes that must not
+    cost a thread hop (the rate-limit counters)."""
+    (rows,) = await _run(using, [(sql, tuple(params))])
+    return rows
+
+
+# Query shapes ---------------------------------------------------------------
+
+# Filter values of these exact types become slots (bool is left out: it is an
+# int whose stand-in could not differ from it in more than one way).
+_SLOT_TYPES = (int, str, datetime.date, datetime.datetime, decimal.Decimal, uuid.UUID)
+# Attributes of a Query that cache what others already determine.
+_DERIVED = frozenset({"_annotation_select_cache", "_extra_select_cache", "base_table"})
+
+
+def _stand_in(value: Any, index: int) -> Any:
+    """A value of the same type as ``value`` that no real filter would use."""
+    if isinstance(value, bool):
+        raise TypeError("bool is not a slot type")
+    if isinstance(value, int):
+        return -8_675_309_000_017 - index
+    if isinstance(value, str):
+        return f"\x00native-db-slot-{index}\x00"
+    if isinstance(value, datetime.datetime):
+        return datetime.datetime(1111, 1, 1, tzinfo=value.tzinfo) + datetime.timedelta(
+            seconds=index
+        )
+    if isinstance(value, datetime.date):
+        return datetime.date(1111, 1, 1) + datetime.timedelta(days=index)
+    if isinstance(value, decimal.Decimal):
+        return decimal.Decimal("-8675309.000017") - index
+    if isinstance(value, uuid.UUID):
+        return uuid.UUID(int=0x8675309 + index)
+    raise TypeError(f"no stand-in for {type(value).__name__}")
+
+
+def _where_shape(node: WhereNode, values: list[Any]) -> Hashable:
+    children: list[Hashable] = []
+    for child in node.children:
+        if isinstance(child, WhereNode):
+            children.append(_where_shape(child, values))
+        elif isinstance(child, Lookup) and type(child.rhs) in _SLOT_TYPES:
+            values.append(child.rhs)
+            children.append((type(child), make_hashable(child.lhs), type(child.rhs)))
+        elif isinstance(child, Lookup) and isinstance(child.rhs, Query):
+            subquery = _query_shape(child.rhs, values)
+            children.append((type(child), make_hashable(child.lhs), subquery))
+        else:
+            children.append(make_hashable(child))
+    return (type(node), node.connector, node.negated, tuple(children))
+
+
+def _query_shape(query: Query, values: list[Any]) -> Hashable:
+    parts: list[Hashable] = [type(query)]
+    for name, value in vars(query).items():
+        if name in _DERIVED:
+            continue
+        if name == "where":
+            parts.append((name, _where_shape(value, values)))
+        else:
+            parts.append((name, make_hashable(value)))
+    return tuple(parts)
+
+
+def sql_shape(queryset: QuerySet[Any]) -> tuple[Hashable, list[Any]] | None:
+    """The shape of a queryset's SQL and the filter values in its slots, in
+    the order they were found; None when some part of the query cannot be
+    compared (it is then compiled on every call)."""
+    values: list[Any] = []
+    try:
+        shape = (queryset.db, _query_shape(queryset.query, values))
+        hash(shape)
+    except TypeError:
+        return None
+    return shape, values
+
+
+def _where_with(node: WhereNode, values: Iterator[Any]) -> WhereNode:
+    """A copy of ``node`` whose slots hold the next ``values``, in the order
+    ``_where_shape`` found them."""
+    children: list[Any] = []
+    for child in node.children:
+        if isinstance(child, WhereNode):
+            children.append(_where_with(child, values))
+        elif isinstance(child, Lookup) and type(child.rhs) in _SLOT_TYPES:
+            children.append(type(child)(child.lhs, next(values)))
+        elif isinstance(child, Lookup) and isinstance(child.rhs, Query):
+            children.append(type(child)(child.lhs, _query_with(child.rhs, values)))
+        else:
+            children.append(child)
+    return WhereNode(children, node.connector, node.negated)
+
+
+def _query_with(query: Query, values: Iterator[Any]) -> Query:
+    clone = query.clone()
+    clone.where = _where_with(query.where, values)
+    return clone
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    # Each parameter: (True, slot index) or (False, constant value).
+    params: tuple[tuple[bool, Any], ...]
+    compiler: SQLCompiler
+    converters: dict[int, Any]
+    names: tuple[str, ...]
+
+    def bind(self, values: list[Any]) -> tuple[Any, ...]:
+        return tuple(values[value] if is_slot else value for is_slot, value in self.params)
+
+
+def _compile(query: Query, using: str) -> tuple[str, tuple[Any, ...], SQLCompiler]:
+    compiler = query.get_compiler(using=using)
+    sql, params = compiler.as_sql()
+    return sql, tuple(params), compiler
+
+
+def _slots(
+    query: Query, using: str, sql: str, params: tuple[Any, ...], values: list[Any]
+) -> tuple[tuple[bool, Any], ...] | None:
+    """Where each of ``values`` lands in ``params``, proved by compiling the
+    query again with stand-ins; None if that cannot be proved."""
+    try:
+        stand_ins = [_stand_in(value, index) for index, value in enumerate(values)]
+        if any(stand_in == value for stand_in, value in zip(stand_ins, values, strict=True)):
+            return None
+        other_sql, other_params, _ = _compile(_query_with(query, iter(stand_ins)), using)
+    except Exception:  # noqa: BLE001  (any failure only means: do not share)
+        return None
+    if other_sql != sql or len(other_params) != len(params):
+        return None
+    plan: list[tuple[bool, Any]] = []
+    found = set()
+    for param, other in zip(params, other_params, strict=True):
+        index = next(
+            (
+                i
+                for i, stand_in in enumerate(stand_ins)
+                if type(other) is type(stand_in) and other == stand_in
+            ),
+            None,
+        )
+        if index is None:
+            if param != other or type(param) is not type(other):
+                return None  # a value changed in a way the slots do not explain
+            plan.append((False, param))
+        elif type(param) is type(values[index]) and param == values[index]:
+            plan.append((True, index))
+            found.add(index)
+        else:
+            return None  # the value was transformed on its way to the SQL
+    return tuple(plan) if len(found) == len(values) else None
+
+
+class _SqlCache:
+    """A bounded LRU of compiled queries by shape (see the module docstring)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.entries: OrderedDict[Hashable, _Compiled] = OrderedDict()
+
+    def lookup(self, key: Hashable) -> _Compiled | None:
+        entry = self.entries.get(key)
+        if entry is not None:
+            self.entries.move_to_end(key)
+        return entry
+
+    def store(self, key: Hashable, entry: _Compiled) -> None:
+        self.entries[key] = entry
+        self.entries.move_to_end(key)
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+
+_sql_cache = _SqlCache(SQL_CACHE_SIZE)
+
+
+def _value_names(query: Query) -> tuple[str, ...]:
+    """The keys of a ``values()`` row, as Django's ``ValuesIterable`` names them."""
+    if query.selected:
+        return tuple(query.selected)
+    return (*query.extra_select, *query.values_select, *query.annotation_select)
+
+
+def _compiled(queryset: QuerySet[Any]) -> tuple[_Compiled, tuple[Any, ...]] | None:
+    """The compiled SQL of a queryset and its parameters; None when it can
+    match no row (Django raises EmptyResultSet rather than compile it)."""
+    if queryset.query.is_empty():
+        return None
+    using = queryset.db
+    found = sql_shape(queryset)
+    if found is not None:
+        shape, values = found
+        entry = _sql_cache.lookup(("slots", shape))
+        if entry is not None:
+            return entry, entry.bind(values)
+        exact_key = ("exact", shape, tuple((type(value), value) for value in values))
+        entry = _sql_cache.lookup(exact_key)
+        if entry is not None:
+            return entry, entry.bind(values)
+    query = queryset.query
+    try:
+        sql, params, compiler = _compile(query, using)
+    except EmptyResultSet:
+        return None
+    select = [expression for expression, _, _ in compiler.select[: compiler.col_count]]
+    converters = compiler.get_converters(select)
+    names = _value_names(query)
+    if found is None:
+        plan = tuple((False, param) for param in params)
+        return _Compiled(sql, plan, compiler, converters, names), params
+    plan_with_slots = _slots(query, using, sql, params, values)
+    if plan_with_slots is not None:
+        entry = _Compiled(sql, plan_with_slots, compiler, converters, names)
+        _sql_cache.store(("slots", shape), entry)
+    else:
+        entry = _Compiled(sql, tuple((False, p) for p in params), compiler, converters, names)
+        _sql_cache.store(exact_key, entry)
+    return entry, params
+
+
+def _count_of(queryset: QuerySet[Any]) -> QuerySet[Any]:
+    """The rows to count: ordering dropped, primary keys only."""
+    return queryset.order_by().values("pk")
+
+
+def _require_values(queryset: QuerySet[Any]) -> None:
+    if queryset._iterable_class is not ValuesIterable:
+        raise TypeError("evaluate() takes values() querysets (plain rows, no model instances)")
+
+
+async def evaluate(
+    *querysets: QuerySet[Any], count: QuerySet[Any] | None = None
+) -> tuple[list[list[dict[str, Any]]], int | None]:
+    """The rows of each ``values()`` queryset, as lists of dicts in order, and
+    the number of rows of ``count`` (None without it).
+
+    On PostgreSQL all of them go to the database in one round trip from the
+    event loop; elsewhere they run through the async ORM. The querysets are
+    read as they are: nothing is cached but compiled SQL (see the module
+    docstring)."""
+    for queryset in querysets:
+        _require_values(queryset)
+    using = querysets[0].db if querysets else count.db if count is not None else "default"
+    same_database = all(queryset.db == using for queryset in querysets) and (
+        count is None or count.db == using
+    )
+    if not (same_database and native_enabled(using)):
+        rows = [[row async for row in queryset.all()] for queryset in querysets]
+        total = await count.acount() if count is not None else None
+        return rows, total
+    reads = [_compiled(queryset) for queryset in querysets]
+    counted = _compiled(_count_of(count)) if count is not None else None
+    statements = [(entry.sql, params) for entry, params in filter(None, reads)]
+    if counted is not None:
+        entry, params = counted
+        statements.append((f"SELECT COUNT(*) FROM ({entry.sql}) AS counted", params))  # noqa: S608
+    results = iter(await _run(using, statements) if statements else [])
+    rows = []
+    for read in reads:
+        if read is None:
+            rows.append([])
+            continue
+        entry = read[0]
+        raw = next(results)
+        converted = (
+            entry.compiler.apply_converters(raw, entry.converters) if entry.converters else raw
+        )
+        rows.append([dict(zip(entry.names, row, strict=True)) for row in converted])
+    total = None
+    if count is not None:
+        total = next(results)[0][0] if counted is not None else 0
+    return rows, total
