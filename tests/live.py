@@ -15,7 +15,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+from django.conf import settings
 from django.db import connection
+
+from config.runtime.serve import APPLICATION
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -55,11 +58,13 @@ def uvicorn_server(
         LOG_LEVEL="WARNING",
     )
     env.update(extra_env or {})
-    # As production runs it: config.runtime.serve, one uvicorn server per worker.
+    # As production runs it: config.runtime.serve, one uvicorn server per
+    # worker; with the runtime off, plain uvicorn.
+    launcher = ["config.runtime.serve"] if settings.RUNTIME else ["uvicorn", APPLICATION]
     command = [
         sys.executable,
         "-m",
-        "config.runtime.serve",
+        *launcher,
         "--port",
         str(port),
         "--workers",

@@ -1,0 +1,45 @@
+"""How Django runs fast under ASGI: the pieces that stand in for parts of Django.
+
+Everything outside this package is plain Django and django-ninja. The apps
+(movies, catalog) use one call from here, ``native_db.evaluate``; nothing else
+in them knows this package exists. The runtime imports Django, never an app.
+
+Each piece replaces something in Django 5.2 (the version pinned in
+constraints.txt); tests/config/runtime/test_pinned_sources.py pins the source
+of every Django method copied or overridden in depth, and fails, naming the
+piece to re-check, when an upgrade changes it. Each has a switch (a setting
+read from the environment); ``DJANGO_RUNTIME=0`` turns them all off, and the
+suite passes that way too (``.ci/run`` runs it).
+
+============================  ==========================================  =====================
+piece                         replaces (Django 5.2)                       off switch
+============================  ==========================================  =====================
+``handler``                   ``ASGIHandler.__call__``/``handle``: a        ``RUNTIME_HANDLER``
+                              fixed set of threads instead of one per
+                              request, signals and close on the loop,
+                              finished requests freed by refcount, GC
+                              tuning at lifespan startup
+``middleware``                ``MiddlewareMixin.__acall__`` of Django's     ``RUNTIME_MIDDLEWARE``
+                              security, session, common, CSRF, auth,
+                              messages and clickjacking middleware: hooks
+                              on the loop, no thread hop per hook
+``checks``                    security.W001–W003 and the deploy checks      (with the middleware)
+                              gated on them, which look for Django's
+                              middleware by path
+``templates``                 ``django.template.backends.django``           ``RUNTIME_TEMPLATES``
+                              ``Template.render``: the context freed when
+                              done
+``postgresql``                ``DatabaseWrapper.get_new_connection``:       ``RUNTIME_DB_BACKEND``
+                              fail fast while the database is down
+``native_db``                 the async ORM's thread hop per query, for     ``NATIVE_ASYNC_DB``
+                              ``values()`` querysets on PostgreSQL:
+                              ``evaluate`` runs them on an async psycopg
+                              pool in one round trip
+``serve``                     ``uvicorn --workers N``: one                  run uvicorn instead
+                              ``SO_REUSEPORT`` socket per worker process
+============================  ==========================================  =====================
+
+``RUNTIME_HANDLER`` off also means no GC tuning, no request release and no
+binding of native reads to the server's loop (they are the handler's
+lifespan), so native reads fall back to the async ORM.
+"""

@@ -1,0 +1,147 @@
+"""Every Django method the runtime copies or overrides in depth, pinned to its
+source in the Django version of constraints.txt.
+
+When a Django upgrade changes one of them, its test fails and names the fork
+and what to re-check there; once the fork is brought in step, record the new
+digest here (the failure message prints it). The digests are of
+``inspect.getsource()``, so a change of comment counts too: a pin is a
+reminder to read the upstream change, not a proof that the fork broke."""
+
+import hashlib
+import importlib
+import inspect
+from pathlib import Path
+
+import django
+import pytest
+
+CONSTRAINTS = Path(__file__).resolve().parents[3] / "constraints.txt"
+
+HANDLER = (
+    "config/runtime/handler.py (PooledThreadASGIHandler)",
+    "handle() is a copy of ASGIHandler.handle: port the upstream change; __call__ "
+    "replaces the per-request ThreadSensitiveContext",
+)
+RELEASE = (
+    "config/runtime/handler.py (release_request)",
+    "the attributes that tie a request into reference cycles (_REQUEST_CYCLES)",
+)
+MIDDLEWARE = (
+    "config/runtime/middleware.py (NoThreadHopMixin and subclasses)",
+    "that the hooks still do no I/O except where response_needs_thread says, "
+    "and how the handler adapts process_view",
+)
+CHECKS = (
+    "config/runtime/checks.py",
+    "which checks Django gates on its middleware's dotted path (_GATED)",
+)
+TEMPLATES = (
+    "config/runtime/templates.py",
+    "Template.render is copied with the context emptied after rendering",
+)
+BACKEND = (
+    "config/runtime/postgresql/base.py",
+    "get_new_connection is wrapped by the fail-fast breaker",
+)
+NATIVE = (
+    "config/runtime/native_db.py",
+    "row names (_value_names), converters, count semantics (_count_of), and that "
+    "sql_shape still sees every attribute that shapes a query",
+)
+
+PINS = {
+    "django.core.handlers.asgi:ASGIHandler.__call__": ("f756809e9c9308dc", HANDLER),
+    "django.core.handlers.asgi:ASGIHandler.handle": ("98faeb5bef800331", HANDLER),
+    "django.contrib.auth.middleware:AuthenticationMiddleware.process_request": (
+        "6dd39b90ad6373e2",
+        RELEASE,
+    ),
+    "django.contrib.messages.middleware:MessageMiddleware.process_request": (
+        "7f4834ba26ee0583",
+        RELEASE,
+    ),
+    "django.utils.deprecation:MiddlewareMixin": ("719062a110865f71", MIDDLEWARE),
+    "django.core.handlers.base:BaseHandler.load_middleware": ("a1fb7ee5f8586195", MIDDLEWARE),
+    "django.middleware.security:SecurityMiddleware": ("7c0daafdd127de47", MIDDLEWARE),
+    "django.contrib.sessions.middleware:SessionMiddleware": ("81dfc7bdab259429", MIDDLEWARE),
+    "django.middleware.common:CommonMiddleware": ("0a9411bc1510a38c", MIDDLEWARE),
+    "django.middleware.csrf:CsrfViewMiddleware": ("461e7a1110dea43f", MIDDLEWARE),
+    "django.contrib.auth.middleware:AuthenticationMiddleware": ("016788fb7214c6ed", MIDDLEWARE),
+    "django.contrib.messages.middleware:MessageMiddleware": ("68bbf99a11d6e87e", MIDDLEWARE),
+    "django.middleware.clickjacking:XFrameOptionsMiddleware": ("b005c3dcd16801e1", MIDDLEWARE),
+    "django.core.checks.security.base:_security_middleware": ("e3e716d19c284d45", CHECKS),
+    "django.core.checks.security.base:_xframe_middleware": ("617ba4b512a45824", CHECKS),
+    "django.core.checks.security.csrf:_csrf_middleware": ("fb71e62045d557b7", CHECKS),
+    "django.core.checks.security.base:check_security_middleware": ("2fb3d776e5848a36", CHECKS),
+    "django.core.checks.security.base:check_xframe_options_middleware": (
+        "01292f0855f9f670",
+        CHECKS,
+    ),
+    "django.core.checks.security.csrf:check_csrf_middleware": ("bfd2646da44d517d", CHECKS),
+    "django.template.backends.django:Template.render": ("4a1ec275ca1ac350", TEMPLATES),
+    "django.template.backends.django:DjangoTemplates.from_string": ("29dbf317d48ac80b", TEMPLATES),
+    "django.template.backends.django:DjangoTemplates.get_template": ("01480fb11fa0c984", TEMPLATES),
+    "django.template.context:make_context": ("a3d2a4696151e6f7", TEMPLATES),
+    "django.db.backends.postgresql.base:DatabaseWrapper.get_new_connection": (
+        "acc4e253c2e311a4",
+        BACKEND,
+    ),
+    "django.db.models.query:ValuesIterable.__iter__": ("02f58ade3ac0f2ed", NATIVE),
+    "django.db.models.sql.compiler:SQLCompiler.results_iter": ("d279d61b80a3a115", NATIVE),
+    "django.db.models.sql.compiler:SQLCompiler.apply_converters": ("c034ce3e5090aa2e", NATIVE),
+    "django.db.models.sql.query:Query.__init__": ("294734cf62c79b04", NATIVE),
+    "django.db.models.sql.query:Query.get_count": ("9efdd1361ffd9e33", NATIVE),
+    "django.db.models.lookups:Lookup.__init__": ("0c9b7d10fe88d56f", NATIVE),
+    "django.utils.tree:Node.__init__": ("53354417f2f40014", NATIVE),
+}
+
+
+def resolve(path: str):
+    module, _, attributes = path.partition(":")
+    obj = importlib.import_module(module)
+    for name in attributes.split("."):
+        obj = getattr(obj, name)
+    return obj
+
+
+def digest(source: str) -> str:
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+def pin_failure(path: str, pinned: str, source: str) -> str | None:
+    """The message for a pinned source that changed, or None if it has not."""
+    actual = digest(source)
+    if actual == pinned:
+        return None
+    (fork, recheck) = PINS[path][1]
+    return (
+        f"Django {django.get_version()} changed {path} (digest {actual}, pinned {pinned}). "
+        f"It is forked by {fork}: re-check {recheck}, then pin {actual!r} here."
+    )
+
+
+def test_the_pins_are_for_the_django_of_constraints_txt():
+    pinned = next(
+        line.split("==")[1].strip()
+        for line in CONSTRAINTS.read_text().splitlines()
+        if line.lower().startswith("django==")
+    )
+    assert django.get_version() == pinned, (
+        f"constraints.txt pins Django {pinned} but {django.get_version()} is installed: "
+        "install the pinned one (make install) before judging the pins below"
+    )
+
+
+@pytest.mark.parametrize("path", sorted(PINS))
+def test_pinned_django_source_is_unchanged(path):
+    message = pin_failure(path, PINS[path][0], inspect.getsource(resolve(path)))
+    assert message is None, message
+
+
+def test_an_altered_source_fails_and_names_the_fork():
+    path = "django.core.handlers.asgi:ASGIHandler.handle"
+    altered = inspect.getsource(resolve(path)).replace("body_file", "body")
+    message = pin_failure(path, PINS[path][0], altered)
+    assert message is not None
+    assert "config/runtime/handler.py" in message
+    assert "ASGIHandler.handle" in message
