@@ -259,6 +259,11 @@ def _stand_in(value: Any, index: int) -> Any:
     raise TypeError(f"no stand-in for {type(value).__name__}")
 
 
+def _is_slot_sequence(value: Any) -> bool:
+    """A list or tuple of slot values (``__in=[...]``, ``__range=(a, b)``)."""
+    return type(value) in (list, tuple) and all(type(item) in _SLOT_TYPES for item in value)
+
+
 def _where_shape(node: WhereNode, values: list[Any]) -> Hashable:
     children: list[Hashable] = []
     for child in node.children:
@@ -267,6 +272,10 @@ def _where_shape(node: WhereNode, values: list[Any]) -> Hashable:
         elif isinstance(child, Lookup) and type(child.rhs) in _SLOT_TYPES:
             values.append(child.rhs)
             children.append((type(child), make_hashable(child.lhs), type(child.rhs)))
+        elif isinstance(child, Lookup) and _is_slot_sequence(child.rhs):
+            values.extend(child.rhs)
+            item_types = tuple(type(item) for item in child.rhs)
+            children.append((type(child), make_hashable(child.lhs), type(child.rhs), item_types))
         elif isinstance(child, Lookup) and isinstance(child.rhs, Query):
             subquery = _query_shape(child.rhs, values)
             children.append((type(child), make_hashable(child.lhs), subquery))
@@ -309,6 +318,9 @@ def _where_with(node: WhereNode, values: Iterator[Any]) -> WhereNode:
             children.append(_where_with(child, values))
         elif isinstance(child, Lookup) and type(child.rhs) in _SLOT_TYPES:
             children.append(type(child)(child.lhs, next(values)))
+        elif isinstance(child, Lookup) and _is_slot_sequence(child.rhs):
+            items = type(child.rhs)(next(values) for _ in child.rhs)
+            children.append(type(child)(child.lhs, items))
         elif isinstance(child, Lookup) and isinstance(child.rhs, Query):
             children.append(type(child)(child.lhs, _query_with(child.rhs, values)))
         else:
