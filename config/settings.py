@@ -195,9 +195,9 @@ LOGOUT_REDIRECT_URL = "home"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 # English only, so no translation machinery: with it on, every number and
-# URL a template renders asks the translation layer for the active language
-# (6.6% of the function calls of a products page; a fifth of the samples
-# holding the GIL in py-spy under uvicorn). Formats still follow LANGUAGE_CODE.
+# URL a template renders asks the translation layer for the active language,
+# a measurable share of a page's time (docs/performance.md). Formats still
+# follow LANGUAGE_CODE.
 USE_I18N = False
 USE_TZ = True
 
@@ -240,8 +240,7 @@ TAX_RATE = Decimal(os.environ.get("TAX_RATE", "0.10"))
 # ASGI handler (config/runtime/handler.py), per worker process. Sync views are mostly
 # CPU (templates, model instances) under one GIL: more threads only contend
 # with each other and with the event loop, which then answers late (measured
-# in bench/RESULTS.md: 8 threads gave ~200 requests over 2 s on the products
-# page at 400 connections, 2 gave none). Requests waiting on a dead database
+# in bench/RESULTS.md). Requests waiting on a dead database
 # do not hold the threads up for long: see DB_FAIL_FAST_SECONDS.
 ASGI_SYNC_THREADS = env_int("ASGI_SYNC_THREADS", 2)
 

@@ -57,12 +57,11 @@ def tune_garbage_collector(gen0_threshold: int) -> None:
 
     A loaded worker holds a few hundred requests in flight, whose objects
     survive young collections into the older ones, so every full collection
-    rescans them, and with them the ~90,000 objects of Django's start-up
-    unless those are frozen. Since finished requests are freed by refcount
-    (``release_request``, config/runtime/templates.py) the collector takes about 5%
-    of a worker's CPU at 400 connections; before, 30%, 26% frozen, and 20%
-    with a ``gen0_threshold`` of 10,000, which cost ~50 MB more per worker
-    (bench/RESULTS.md).
+    rescans them, and with them the tens of thousands of objects of Django's
+    start-up unless those are frozen. With finished requests freed by
+    refcount (``release_request``, config/runtime/templates.py) the collector
+    has little left to do; a larger ``gen0_threshold`` trades memory for the
+    rest (figures in bench/RESULTS.md).
     """
     gc.collect()
     gc.freeze()
@@ -80,7 +79,7 @@ def release_request(request) -> None:
     Refcounting then frees a finished request, and everything it holds (its
     META, session, resolver match), at once. Left in a cycle, every request
     becomes garbage for the cyclic collector, which under load rescans
-    hundreds of thousands of these objects in long pauses (bench/RESULTS.md).
+    these objects by the hundred thousand in long pauses.
     """
     for name in _REQUEST_CYCLES:
         request.__dict__.pop(name, None)

@@ -3,9 +3,9 @@
 Django's ``MiddlewareMixin`` is "async-capable", but in async mode it runs
 every ``process_request`` and ``process_response`` hook through
 ``sync_to_async``, and the handler wraps every sync ``process_view`` the same
-way: with the usual stack that is about fifteen trips to a worker thread for
-each request, more than the rest of a small JSON response costs (see
-bench/RESULTS.md).
+way: with the usual stack that is a dozen or more trips to a worker thread
+for each request, more than the rest of a small JSON response costs
+(docs/performance.md).
 
 The hooks of these middleware do no I/O (they read headers and cookies and
 set attributes), with two exceptions that can touch the database: saving the

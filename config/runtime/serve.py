@@ -5,13 +5,11 @@
 ``uvicorn --workers N`` binds one socket in its parent and every worker
 accepts from it; with uvloop, a worker that wakes first accepts every
 connection waiting. Keep-alive clients that connect in a burst can so land
-mostly on one worker and stay there (wrk's 400 connections split as badly as
-86/314 on the products page), and since a worker runs Python on one core at
-most, the busier one's requests wait two to four times longer (800 of them
-past wrk's 2 s timeout in that run). Here each worker binds its own socket
-with ``SO_REUSEPORT`` and Linux spreads new connections over the workers by
-a hash of the client's address and port (every split measured stayed within
-8 connections of 200/200, bench/RESULTS.md).
+mostly on one worker and stay there, and since a worker runs Python on one
+core at most, the busier one's requests wait several times longer. Here each
+worker binds its own socket with ``SO_REUSEPORT`` and Linux spreads new
+connections over the workers by a hash of the client's address and port
+(the splits measured are in bench/RESULTS.md).
 
 Each worker is a plain ``uvicorn.Server`` with the settings of ``make run``
 (uvloop, httptools, no access log; proxy headers trusted from

@@ -308,7 +308,7 @@ def test_the_throttle_works_on_the_sync_path_too(settings):
     from django.http import JsonResponse
     from django.test import RequestFactory
 
-    from config.middleware import ApiThrottleMiddleware
+    from config.access.middleware import ApiThrottleMiddleware
 
     settings.API_THROTTLE_ANON = "2/min"
     middleware = ApiThrottleMiddleware(lambda request: JsonResponse({}))
