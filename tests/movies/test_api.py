@@ -9,6 +9,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from config.access.models import api_token_create
+from config.runtime import native_db
 from conftest import grant
 from movies import services
 from movies.models import Genre, Movie, Person
@@ -632,8 +633,8 @@ async def test_list_reads_natively_with_three_queries_whatever_the_page_size(
     """On PostgreSQL the list is served by config.runtime.native_db (no thread hop):
     page, genres and count, logged like Django's own queries."""
     settings.API_THROTTLE_ANON = "off"  # count the list's queries, not the rate limit's
-    if connection.vendor != "postgresql":
-        pytest.skip("native async reads are used on PostgreSQL only")
+    if not native_db.native_enabled():
+        pytest.skip("native async reads run on PostgreSQL with NATIVE_ASYNC_DB on only")
     directors = [await Person.objects.acreate(name=f"Director {i}") for i in range(3)]
     for i in range(25):
         movie = await Movie.objects.acreate(
