@@ -14,8 +14,12 @@ if the paths were there. With the runtime middleware off both find Django's
 own paths and do nothing: Django's checks run as usual.
 """
 
+from collections.abc import Sequence
+from typing import Any
+
+from django.apps import AppConfig
 from django.conf import settings
-from django.core.checks import Tags, Warning, register
+from django.core.checks import CheckMessage, Tags, Warning, register
 from django.core.checks.security import base, csrf
 from django.test.utils import override_settings
 from django.utils.module_loading import import_string
@@ -51,7 +55,9 @@ def _stood_in(path: str, installed: list[type]) -> bool:
 
 
 @register(Tags.security, deploy=True)
-def check_security_middleware(app_configs, **kwargs):
+def check_security_middleware(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[CheckMessage]:
     installed = [import_string(path) for path in settings.MIDDLEWARE]
     return [
         Warning(
@@ -65,12 +71,14 @@ def check_security_middleware(app_configs, **kwargs):
 
 
 @register(Tags.security, deploy=True)
-def check_settings_behind_subclassed_middleware(app_configs, **kwargs):
+def check_settings_behind_subclassed_middleware(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[CheckMessage]:
     installed = [import_string(path) for path in settings.MIDDLEWARE]
     stand_ins = [path for path in _GATED if _stood_in(path, installed)]
     if not stand_ins:
         return []  # Django runs its own checks (or reports the middleware missing)
-    messages = []
+    messages: list[CheckMessage] = []
     with override_settings(MIDDLEWARE=[*settings.MIDDLEWARE, *stand_ins]):
         for path in stand_ins:
             for check in _GATED[path][1]:

@@ -39,16 +39,26 @@ the threads.
 import asyncio
 import contextlib
 import gc
-from concurrent.futures import Executor, ThreadPoolExecutor
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from typing import Any, ParamSpec, TypeVar
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.http import HttpRequest, HttpResponseBase
 from django.urls import set_script_prefix
 
 from config.runtime import native_db
+
+# As django-stubs types ASGIHandler.
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[Mapping[str, Any]]]
+Send = Callable[[Mapping[str, Any]], Awaitable[None]]
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def tune_garbage_collector(gen0_threshold: int) -> None:
@@ -73,7 +83,7 @@ def tune_garbage_collector(gen0_threshold: int) -> None:
 _REQUEST_CYCLES = ("user", "auser", "_messages")
 
 
-def release_request(request) -> None:
+def release_request(request: HttpRequest) -> None:
     """Break the reference cycles Django's middleware tie a request into.
 
     Refcounting then frees a finished request, and everything it holds (its
@@ -92,7 +102,7 @@ class _RequestExecutor(Executor):
         self.thread = thread
         self.used = False
 
-    def submit(self, fn, /, *args, **kwargs):
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         self.used = True
         return self.thread.submit(fn, *args, **kwargs)
 
@@ -107,7 +117,7 @@ class PooledThreadASGIHandler(ASGIHandler):
         ]
         self._in_flight = [0] * count
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self.lifespan(receive, send)
             return
@@ -122,7 +132,9 @@ class PooledThreadASGIHandler(ASGIHandler):
         finally:
             self._in_flight[index] -= 1
 
-    async def handle(self, scope, receive, send, executor=None):
+    async def handle(
+        self, scope: Scope, receive: Receive, send: Send, executor: _RequestExecutor | None = None
+    ) -> None:
         """Django's ASGIHandler.handle (5.2), with the signal and close
         changes described in the module docstring."""
         try:
@@ -133,22 +145,21 @@ class PooledThreadASGIHandler(ASGIHandler):
         signals.request_started.send(sender=self.__class__, scope=scope)
         request, error_response = self.create_request(scope, body_file)
         if request is None:
+            assert error_response is not None
             body_file.close()
             await self.send_response(error_response, send)
             error_response.close()
             return
 
-        async def process_request(request, send):
+        async def process_request(request: HttpRequest, send: Send) -> HttpResponseBase:
             response = await self.run_get_response(request)
             with contextlib.suppress(asyncio.CancelledError):  # client went away
                 await self.send_response(response, send)
             return response
 
         # Serve the request while listening for the client going away.
-        tasks = [
-            asyncio.create_task(self.listen_for_disconnect(receive)),
-            asyncio.create_task(process_request(request, send)),
-        ]
+        serving = asyncio.create_task(process_request(request, send))
+        tasks = [asyncio.create_task(self.listen_for_disconnect(receive)), serving]
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in tasks:
             if task.done():
@@ -166,7 +177,7 @@ class PooledThreadASGIHandler(ASGIHandler):
                     await task
 
         try:
-            response = tasks[1].result()
+            response = serving.result()
         except asyncio.CancelledError:
             await signals.request_finished.asend(sender=self.__class__)
         else:
@@ -177,7 +188,7 @@ class PooledThreadASGIHandler(ASGIHandler):
         body_file.close()
         release_request(request)
 
-    async def lifespan(self, receive, send):
+    async def lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":

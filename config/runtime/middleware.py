@@ -20,43 +20,53 @@ session: ``CSRF_USE_SESSIONS = False``); config/settings.py uses these
 classes in MIDDLEWARE.
 """
 
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.messages import middleware as messages_middleware
 from django.contrib.sessions import middleware as sessions_middleware
+from django.http import HttpRequest, HttpResponseBase
 from django.middleware import clickjacking, common, csrf, security
+from django.utils.deprecation import MiddlewareMixin
+
+Hook = Callable[..., Any]
 
 
-class NoThreadHopMixin:
-    def __init__(self, get_response):
+class NoThreadHopMixin(MiddlewareMixin):
+    """``MiddlewareMixin``'s async path with the hooks called on the loop."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         super().__init__(get_response)
-        if self.async_mode and hasattr(self, "process_view"):
+        sync_process_view: Hook | None = getattr(self, "process_view", None)
+        if self.async_mode and sync_process_view is not None:
             # The handler adapts a sync process_view with sync_to_async; a
             # coroutine function is called as it is.
-            sync_process_view = self.process_view
+            async def process_view(request: HttpRequest, *args: Any) -> Any:
+                return sync_process_view(request, *args)
 
-            async def process_view(request, view_func, view_args, view_kwargs):
-                return sync_process_view(request, view_func, view_args, view_kwargs)
+            # An instance attribute, as Django's own adaptation would set.
+            setattr(self, "process_view", process_view)  # noqa: B010
 
-            self.process_view = process_view
-
-    def response_needs_thread(self, request) -> bool:
+    def response_needs_thread(self, request: HttpRequest) -> bool:
         """Whether process_response may do I/O for this request."""
         return False
 
-    async def __acall__(self, request):
-        response = None
-        if hasattr(self, "process_request"):
-            response = self.process_request(request)
-        response = response or await self.get_response(request)
-        if hasattr(self, "process_response"):
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        process_request: Hook | None = getattr(self, "process_request", None)
+        process_response: Hook | None = getattr(self, "process_response", None)
+        response = process_request(request) if process_request is not None else None
+        # In async mode get_response is a coroutine function.
+        response = response or await cast(Awaitable[HttpResponseBase], self.get_response(request))
+        if process_response is not None:
             if self.response_needs_thread(request):
-                response = await sync_to_async(self.process_response, thread_sensitive=True)(
+                response = await sync_to_async(process_response, thread_sensitive=True)(
                     request, response
                 )
             else:
-                response = self.process_response(request, response)
+                response = process_response(request, response)
         return response
 
 
@@ -81,7 +91,7 @@ class XFrameOptionsMiddleware(NoThreadHopMixin, clickjacking.XFrameOptionsMiddle
 
 
 class SessionMiddleware(NoThreadHopMixin, sessions_middleware.SessionMiddleware):
-    def response_needs_thread(self, request) -> bool:
+    def response_needs_thread(self, request: HttpRequest) -> bool:
         # Only a save writes: a session that was read is already loaded (by
         # whoever read it, on the request's thread), and an untouched one is
         # never loaded.
@@ -92,7 +102,7 @@ class SessionMiddleware(NoThreadHopMixin, sessions_middleware.SessionMiddleware)
 
 
 class MessageMiddleware(NoThreadHopMixin, messages_middleware.MessageMiddleware):
-    def response_needs_thread(self, request) -> bool:
+    def response_needs_thread(self, request: HttpRequest) -> bool:
         # New messages may have to be merged with stored ones, which loads
         # the session; messages that were only read were loaded already.
         storage = getattr(request, "_messages", None)

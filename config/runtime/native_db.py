@@ -285,7 +285,7 @@ def _where_shape(node: WhereNode, values: list[Any]) -> Hashable:
 
 
 def _query_shape(query: Query, values: list[Any]) -> Hashable:
-    parts: list[Hashable] = [type(query)]
+    parts: list[Any] = [type(query)]
     for name, value in vars(query).items():
         if name in _DERIVED:
             continue
@@ -322,7 +322,8 @@ def _where_with(node: WhereNode, values: Iterator[Any]) -> WhereNode:
             items = type(child.rhs)(next(values) for _ in child.rhs)
             children.append(type(child)(child.lhs, items))
         elif isinstance(child, Lookup) and isinstance(child.rhs, Query):
-            children.append(type(child)(child.lhs, _query_with(child.rhs, values)))
+            subquery: Any = _query_with(child.rhs, values)
+            children.append(type(child)(child.lhs, subquery))
         else:
             children.append(child)
     return WhereNode(children, node.connector, node.negated)

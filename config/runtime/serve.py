@@ -28,6 +28,7 @@ import socket
 import sys
 import threading
 import time
+from multiprocessing.process import BaseProcess
 
 import uvicorn
 from uvicorn.config import LOG_LEVELS, STARTUP_FAILURE
@@ -76,18 +77,18 @@ class Supervisor:
     def __init__(self, host: str, port: int, workers: int, log_level: str):
         self.worker_args = (host, port, log_level)
         self.count = workers
-        self.processes: list[multiprocessing.Process] = []
+        self.processes: list[BaseProcess] = []
         self.stopping = threading.Event()
         self.failed = False
 
-    def start_worker(self) -> multiprocessing.Process:
+    def start_worker(self) -> BaseProcess:
         # spawn, as uvicorn does: each worker imports Django afresh.
         context = multiprocessing.get_context("spawn")
         process = context.Process(target=run_worker, args=self.worker_args)
         process.start()
         return process
 
-    def stop(self, *_signal_args) -> None:
+    def stop(self, *_signal_args: object) -> None:
         self.stopping.set()
 
     def run(self) -> int:
@@ -99,7 +100,7 @@ class Supervisor:
         while not self.stopping.wait(0.5):
             self.replace_dead_workers()
         for process in self.processes:
-            if process.is_alive():
+            if process.is_alive() and process.pid is not None:
                 os.kill(process.pid, signal.SIGTERM)
         for process in self.processes:
             process.join()

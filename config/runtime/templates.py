@@ -12,25 +12,31 @@ test client keeps its own copy, taken while rendering).
 settings.TEMPLATES names this backend in place of Django's.
 """
 
+from typing import Any
+
+from django.http import HttpRequest
 from django.template import TemplateDoesNotExist
 from django.template.backends import django as django_backend
 from django.template.context import make_context
+from django.utils.safestring import SafeString
 
 
 class Template(django_backend.Template):
-    def render(self, context=None, request=None):
-        context = make_context(context, request, autoescape=self.backend.engine.autoescape)
+    def render(
+        self, context: dict[str, Any] | None = None, request: HttpRequest | None = None
+    ) -> SafeString:
+        made = make_context(context, request, autoescape=self.backend.engine.autoescape)
         try:
-            return self.template.render(context)
+            return self.template.render(made)
         except TemplateDoesNotExist as exc:
             django_backend.reraise(exc, self.backend)
         finally:
-            context.dicts.clear()
+            made.dicts.clear()
 
 
 class DjangoTemplates(django_backend.DjangoTemplates):
-    def from_string(self, template_code):
+    def from_string(self, template_code: str) -> Template:
         return Template(super().from_string(template_code).template, self)
 
-    def get_template(self, template_name):
+    def get_template(self, template_name: str) -> Template:
         return Template(super().get_template(template_name).template, self)

@@ -17,18 +17,19 @@ Everything else is Django's backend: ``ENGINE = "config.runtime.postgresql"``.
 
 import threading
 import time
+from typing import Any
 
+import psycopg
 from django.conf import settings
-from django.db.backends.postgresql.base import Database
 from django.db.backends.postgresql.base import DatabaseWrapper as PostgreSQLDatabaseWrapper
 
 
 class ConnectBreaker:
     """Per-process state of the connection attempts to one database."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._failing_since = None  # None: the last attempt succeeded
+        self._failing_since: float | None = None  # None: the last attempt succeeded
         self._retry_at = 0.0
         self._probing = False
 
@@ -42,7 +43,7 @@ class ConnectBreaker:
                 return
             if self._probing or time.monotonic() < self._retry_at:
                 down_for = time.monotonic() - self._failing_since
-                raise Database.OperationalError(
+                raise psycopg.OperationalError(
                     f"database unavailable: connecting failed {down_for:.1f}s ago and "
                     "has not succeeded since (failing fast)"
                 )
@@ -79,13 +80,13 @@ def breaker_for(alias: str) -> ConnectBreaker:
 
 
 class DatabaseWrapper(PostgreSQLDatabaseWrapper):
-    def get_new_connection(self, conn_params):
+    def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         breaker = breaker_for(self.alias)
         cooldown = settings.DB_FAIL_FAST_SECONDS
         breaker.before_attempt(cooldown)
         try:
             connection = super().get_new_connection(conn_params)
-        except Database.OperationalError:
+        except psycopg.OperationalError:
             breaker.failed(cooldown)
             raise
         breaker.succeeded()

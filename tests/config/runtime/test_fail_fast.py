@@ -33,13 +33,13 @@ def database_access(django_db_blocker):
 def attempts(monkeypatch):
     """Every call that reaches the driver, in order."""
     calls = []
-    real_connect = base.Database.connect
+    real_connect = psycopg.connect
 
     def counting_connect(*args, **kwargs):
         calls.append(time.monotonic())
         return real_connect(*args, **kwargs)
 
-    monkeypatch.setattr(base.Database, "connect", counting_connect)
+    monkeypatch.setattr(psycopg, "connect", counting_connect)
     return calls
 
 
@@ -99,7 +99,7 @@ def test_after_the_cooldown_one_attempt_probes_the_database_again(attempts, sett
 def test_while_a_probe_waits_the_other_attempts_fail_at_once(monkeypatch, settings):
     settings.DB_FAIL_FAST_SECONDS = 0.01
     database = unreachable_database()
-    real_connect = base.Database.connect
+    real_connect = psycopg.connect
     probe_started, release_probe = threading.Event(), threading.Event()
 
     def slow_refusal(*args, **kwargs):
@@ -108,7 +108,7 @@ def test_while_a_probe_waits_the_other_attempts_fail_at_once(monkeypatch, settin
             release_probe.wait(10)
         return real_connect(*args, **kwargs)
 
-    monkeypatch.setattr(base.Database, "connect", slow_refusal)
+    monkeypatch.setattr(psycopg, "connect", slow_refusal)
     with pytest.raises(OperationalError):
         database.ensure_connection()
     time.sleep(0.05)
@@ -150,7 +150,7 @@ def test_a_success_ends_failing_fast():
     breaker.failed(cooldown=0.0)
     breaker.before_attempt(cooldown=0.0)  # off: goes through
     breaker.failed(cooldown=60)
-    with pytest.raises(base.Database.OperationalError, match="failing fast"):
+    with pytest.raises(psycopg.OperationalError, match="failing fast"):
         breaker.before_attempt(cooldown=60)
     breaker.succeeded()
     breaker.before_attempt(cooldown=60)  # no error: the database is back
