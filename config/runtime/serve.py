@@ -14,8 +14,10 @@ connections over the workers by a hash of the client's address and port
 Each worker is a plain ``uvicorn.Server`` with the settings of ``make run``
 (uvloop, httptools, no access log; proxy headers trusted from
 ``FORWARDED_ALLOW_IPS``, as uvicorn's own CLI). A worker that dies is
-replaced; one that fails at start-up (bad settings, the port taken by another
-program) stops the server with a non-zero status, as uvicorn does. SIGTERM or
+replaced; one that fails at start-up (bad settings) stops the server with a
+non-zero status, as uvicorn does. A port that anything already listens on,
+another instance of this server included, stops start-up before any worker
+starts (``ensure_port_free``). SIGTERM or
 SIGINT stop the workers gracefully: uvicorn finishes the requests in flight.
 """
 
@@ -49,6 +51,23 @@ def bind_reuse_port(host: str, port: int) -> socket.socket:
     sock.bind((host, port))
     sock.listen(BACKLOG)
     return sock
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Raise ``OSError`` (EADDRINUSE) if anything listens on ``host:port``.
+
+    The workers bind with ``SO_REUSEPORT``, which lets them join any socket
+    that has it too, by the same user: another instance of this server (or
+    any other program) would then get a share of the connections. A bind
+    without ``SO_REUSEPORT`` conflicts with every listening socket on the
+    port, theirs or another instance's; ``SO_REUSEADDR`` only lets it past
+    connections of an earlier run lingering in TIME_WAIT. The probe is
+    closed at once, before the workers bind.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
 
 
 def run_worker(host: str, port: int, log_level: str) -> None:
@@ -94,8 +113,13 @@ class Supervisor:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
-        self.processes = [self.start_worker() for _ in range(self.count)]
         host, port, _ = self.worker_args
+        try:
+            ensure_port_free(host, port)
+        except OSError as error:
+            logger.error("Cannot listen on %s:%s: %s; stopping", host, port, error)
+            return 1
+        self.processes = [self.start_worker() for _ in range(self.count)]
         logger.info("Serving on http://%s:%s with %s workers", host, port, self.count)
         while not self.stopping.wait(0.5):
             self.replace_dead_workers()

@@ -148,21 +148,63 @@ def test_a_worker_that_dies_is_replaced_and_stop_ends_them_all():
     assert not Path(f"/proc/{replacement}").exists()
 
 
+def start_serve_expecting_failure(port: int) -> subprocess.CompletedProcess[str]:
+    """Run config.runtime.serve on ``port``; it must exit by itself within
+    30 s (a server that started instead is stopped, with its workers, and
+    the test fails)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "config.runtime.serve", "--port", str(port), "--workers", "2"],
+        cwd=PROJECT_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        pytest.fail(f"config.runtime.serve started on port {port}, which was taken")
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def assert_refused_with_the_reason(result: subprocess.CompletedProcess[str], port: int) -> None:
+    assert result.returncode == 1
+    assert f"Cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Address already in use; stopping" in result.stderr
+    # Refused before any worker started.
+    assert "Serving on" not in result.stderr
+
+
 def test_a_port_taken_by_another_program_stops_the_server_with_the_reason():
     port = free_port()
     with socket.socket() as other_program:
         other_program.bind(("127.0.0.1", port))
         other_program.listen()
-        result = subprocess.run(
-            [sys.executable, "-m", "config.runtime.serve", "--port", str(port), "--workers", "2"],
-            cwd=PROJECT_DIR,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    assert result.returncode == 1
-    assert f"Cannot listen on 127.0.0.1:{port}" in result.stderr
-    assert "failed to start; stopping" in result.stderr
+        result = start_serve_expecting_failure(port)
+    assert_refused_with_the_reason(result, port)
+
+
+def test_a_port_another_program_shares_with_so_reuseport_is_refused_too():
+    """A listener with SO_REUSEPORT (same user) would let the workers join
+    it and the kernel split connections between the two."""
+    port = free_port()
+    with socket.socket() as other_program:
+        other_program.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other_program.bind(("127.0.0.1", port))
+        other_program.listen()
+        result = start_serve_expecting_failure(port)
+    assert_refused_with_the_reason(result, port)
+
+
+@pytest.mark.live
+def test_a_second_instance_on_the_same_port_stops_with_the_reason_and_the_first_serves_on():
+    with uvicorn_server(workers=1) as base_url:
+        port = urllib.parse.urlsplit(base_url).port
+        result = start_serve_expecting_failure(port)
+        assert_refused_with_the_reason(result, port)
+        assert get_healthz(base_url) == 200
 
 
 def test_at_least_one_worker_is_required(capsys):
