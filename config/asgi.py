@@ -2,7 +2,9 @@
 ``python -m config.runtime.serve``).
 
 With ``RUNTIME_HANDLER`` on (the default) the runtime's handler serves
-(config/runtime/handler.py); off, Django's own ``ASGIHandler``."""
+(config/runtime/handler.py); off, Django's own ``ASGIHandler``. Either way
+``BodyLimits`` (config/access/body_limits.py) bounds request bodies in size
+and time before the handler reads them."""
 
 import os
 
@@ -14,6 +16,7 @@ django.setup(set_prefix=False)
 from django.conf import settings  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 
+from config.access.body_limits import BodyLimits  # noqa: E402
 from config.runtime.handler import PooledThreadASGIHandler  # noqa: E402
 
-application = PooledThreadASGIHandler() if settings.RUNTIME_HANDLER else ASGIHandler()
+application = BodyLimits(PooledThreadASGIHandler() if settings.RUNTIME_HANDLER else ASGIHandler())

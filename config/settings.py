@@ -276,6 +276,10 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 # Input bounds: bodies, form fields, query strings (config.middleware).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DJANGO_MAX_BODY_BYTES", 256 * 1024)
+# Seconds a request's whole body may take to arrive once the app starts
+# reading it; then 408 and the connection is closed. Enforced, with the size
+# limit above, before Django reads the body (config/access/body_limits.py).
+BODY_TIMEOUT = env_float("DJANGO_BODY_TIMEOUT", 10.0)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = env_int("DJANGO_MAX_FIELDS", 500)
 MAX_QUERY_STRING_LENGTH = env_int("DJANGO_MAX_QUERY_STRING", 2048)
 
