@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from catalog.models import Order, OrderItem, Product
+from catalog.models import Order, OrderItem, OrderStatus, Product
 from catalog.pricing import price_with_tax, tax_rate
 
 logger = logging.getLogger(__name__)
@@ -207,6 +207,19 @@ def order_create(
     return order, True
 
 
+def _order_leave_pending(*, order: Order, status: OrderStatus, action: str) -> None:
+    """Move ``order`` from pending to ``status`` with a conditional update
+    (``WHERE status = 'pending'``): of two calls racing each other only one
+    changes the row; the other, like a call on an order that is not pending,
+    raises ``OrderNotPending`` saying the order cannot be ``action``."""
+    changed = Order.objects.filter(pk=order.pk, status=Order.Status.PENDING).update(
+        status=status, updated=timezone.now()
+    )
+    if not changed:
+        order.refresh_from_db(fields=["status"])
+        raise OrderNotPending(order, action)
+
+
 @transaction.atomic
 def order_cancel(*, order: Order) -> Order:
     """Cancel a pending order and put its items back in stock, atomically.
@@ -215,12 +228,7 @@ def order_cancel(*, order: Order) -> Order:
     cancellations racing each other restore the stock once. Raises
     ``OrderNotPending`` for paid or already cancelled orders.
     """
-    changed = Order.objects.filter(pk=order.pk, status=Order.Status.PENDING).update(
-        status=Order.Status.CANCELLED, updated=timezone.now()
-    )
-    if not changed:
-        order.refresh_from_db(fields=["status"])
-        raise OrderNotPending(order, "cancelled")
+    _order_leave_pending(order=order, status=Order.Status.CANCELLED, action="cancelled")
     # Same lock order as order_create: ascending product id.
     for product_id, quantity in (
         OrderItem.objects.filter(order=order)
@@ -235,11 +243,6 @@ def order_cancel(*, order: Order) -> Order:
 @transaction.atomic
 def order_mark_paid(*, order: Order) -> Order:
     """Record payment of a pending order (staff, from the admin)."""
-    changed = Order.objects.filter(pk=order.pk, status=Order.Status.PENDING).update(
-        status=Order.Status.PAID, updated=timezone.now()
-    )
-    if not changed:
-        order.refresh_from_db(fields=["status"])
-        raise OrderNotPending(order, "marked paid")
+    _order_leave_pending(order=order, status=Order.Status.PAID, action="marked paid")
     order.refresh_from_db()
     return order
