@@ -19,7 +19,7 @@ from catalog.schemas import (
     StockConflictOut,
 )
 from config.access.tokens import token_auth
-from config.schemas import MAX_ID, ErrorOut
+from config.schemas import MAX_ID, TEXT_PATTERN, ErrorOut
 
 router = Router(tags=["catalog"])
 
@@ -36,7 +36,8 @@ async def list_categories(request):
 @paginate
 async def list_products(request, filters: Query[ProductFilters]):
     """Active products only, by name, each with its category and its price
-    with and without tax."""
+    with and without tax. `min_price` greater than `max_price` is a 422 (a
+    rule across two parameters, which the schema cannot state)."""
     return selectors.product_list(**filters.model_dump())
 
 
@@ -84,7 +85,11 @@ async def create_order(
     response: HttpResponse,
     payload: OrderCreateIn,
     idempotency_key: str | None = Header(
-        None, alias=IDEMPOTENCY_HEADER, min_length=1, max_length=services.MAX_IDEMPOTENCY_KEY_LENGTH
+        None,
+        alias=IDEMPOTENCY_HEADER,
+        min_length=1,
+        max_length=services.MAX_IDEMPOTENCY_KEY_LENGTH,
+        pattern=TEXT_PATTERN,
     ),
 ):
     """Places an order at the server's current prices and takes the stock, in

@@ -1,14 +1,15 @@
 """Input and output schemas of the catalog API, one pair per operation."""
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
 from ninja import Field, Schema
-from pydantic import PlainSerializer, model_validator
+from pydantic import BeforeValidator, PlainSerializer, StrictInt, WithJsonSchema, model_validator
 
 from catalog.services import MAX_LINE_QUANTITY, MAX_ORDER_LINES
-from config.schemas import MAX_ID
+from config.schemas import MAX_ID, TEXT_PATTERN, SearchText
 
 # Money leaves as a string with exactly two places ("12.50"): a JSON number
 # would be read back as a binary float by most clients.
@@ -19,6 +20,25 @@ Money = Annotated[
 Rate = Annotated[
     Decimal,
     PlainSerializer(lambda value: format(value.normalize(), "f"), return_type=str),
+]
+
+
+# A price filter as the query string carries it: digits, at most two decimal
+# places (what Product.price holds). The pattern is both the check and the
+# schema, so "" or "1e3", refused, are outside the schema too.
+PRICE_PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
+
+
+def _price_text(value):
+    if isinstance(value, str) and not re.fullmatch(PRICE_PATTERN, value):
+        raise ValueError("expected a price such as 12.50 (up to 10 digits, 2 decimal places)")
+    return value
+
+
+PriceFilter = Annotated[
+    Decimal,
+    BeforeValidator(_price_text),
+    WithJsonSchema({"type": "string", "pattern": PRICE_PATTERN, "examples": ["12.50"]}),
 ]
 
 
@@ -33,13 +53,15 @@ class CategoryListItemOut(CategoryOut):
 
 
 class ProductFilters(Schema):
-    category: str | None = Field(None, max_length=100, description="A category slug.")
-    min_price: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2)
-    max_price: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2)
+    category: str | None = Field(
+        None, max_length=100, pattern=TEXT_PATTERN, description="A category slug."
+    )
+    min_price: PriceFilter | None = None
+    max_price: PriceFilter | None = Field(None, description="Not less than min_price.")
     in_stock: bool | None = Field(
         None, description="true: only products in stock; false: only sold-out ones."
     )
-    q: str | None = Field(None, max_length=100, description="Text in the name or description.")
+    q: SearchText | None = Field(None, description="Text in the name or description.")
 
     @model_validator(mode="after")
     def price_range_is_ordered(self):
@@ -70,8 +92,10 @@ class ProductDetailOut(ProductOut):
 
 
 class OrderItemIn(Schema):
-    product_id: int = Field(..., ge=1, le=MAX_ID)
-    quantity: int = Field(..., gt=0, le=MAX_LINE_QUANTITY)
+    """JSON integers only: "1" or true is a 422, as in the movie inputs."""
+
+    product_id: StrictInt = Field(..., ge=1, le=MAX_ID)
+    quantity: StrictInt = Field(..., gt=0, le=MAX_LINE_QUANTITY)
 
 
 class OrderCreateIn(Schema):

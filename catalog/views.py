@@ -10,6 +10,7 @@ from django.views.decorators.cache import never_cache
 from catalog import selectors
 from catalog.models import Category
 from catalog.pricing import tax_rate
+from config.text import search_term
 
 PRODUCTS_PER_PAGE = 20
 RECENT_ORDERS = 10
@@ -27,7 +28,7 @@ def product_list(request):
         category = next((c for c in categories if c.slug == slug), None)
         if category is None:
             raise Http404("No such category.")
-    q = (request.GET.get("q") or "").strip()[:100]
+    q = search_term(request.GET.get("q"))
     # Only what the page shows: descriptions and timestamps cost ~10% of the
     # page's CPU to fetch and parse (tests/catalog/test_views.py checks that
     # the query count does not grow with the rows, so a field the template

@@ -10,8 +10,11 @@ import orjson
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
+from ninja.operation import Operation, PathView
+from ninja.params.models import BodyModel
 from ninja.renderers import BaseRenderer
 
 from config.errors import DATABASE_UNAVAILABLE, database_unavailable
@@ -79,7 +82,90 @@ _EVERY_OPERATION = {
 }
 
 
+def _takes_json_body(operation: Operation) -> bool:
+    return any(issubclass(model, BodyModel) for model in operation.signature.models)
+
+
+def _is_json(request: HttpRequest) -> bool:
+    content_type = request.content_type or ""
+    return content_type == "application/json" or (
+        content_type.startswith("application/") and content_type.endswith("+json")
+    )
+
+
+def _unsupported_media_type(request: HttpRequest) -> HttpResponse:
+    shown = request.content_type or "none"
+    return JsonResponse(
+        {"detail": f"Unsupported Content-Type ({shown}): send the body as application/json."},
+        status=415,
+    )
+
+
+class ProjectPathView(PathView):
+    """ninja's view of one path, with the HTTP rules the rest of /api/ keeps:
+
+    - ``HEAD`` wherever ``GET`` works: the GET operation runs, the body is
+      dropped and its length kept in ``Content-Length``;
+    - a method the path does not have is a JSON 405 with ``Allow``;
+    - an operation that takes a JSON body refuses any other Content-Type
+      (or none) with a JSON 415, before reading the body.
+    """
+
+    def _find_operation(self, request: HttpRequest) -> Operation | None:
+        method = "GET" if request.method == "HEAD" else request.method
+        for operation in self.operations:
+            if method in operation.methods:
+                return operation
+        return None
+
+    def _not_allowed(self) -> HttpResponse:
+        allowed = {method for operation in self.operations for method in operation.methods}
+        if "GET" in allowed:
+            allowed.add("HEAD")
+        listed = ", ".join(sorted(allowed))
+        response = JsonResponse({"detail": f"Method not allowed: use {listed}."}, status=405)
+        response["Allow"] = listed
+        return response
+
+    def _refusal(self, request: HttpRequest) -> HttpResponse | None:
+        operation = self._find_operation(request)
+        if operation is not None and _takes_json_body(operation) and not _is_json(request):
+            return _unsupported_media_type(request)
+        return None
+
+    @staticmethod
+    def _head(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if request.method == "HEAD" and not response.streaming:
+            length = len(response.content)
+            response.content = b""
+            response["Content-Length"] = str(length)
+        return response
+
+    def _sync_view(self, request, *args, **kwargs):
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
+        return self._head(request, super()._sync_view(request, *args, **kwargs))
+
+    async def _async_view(self, request, *args, **kwargs):
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
+        return self._head(request, await super()._async_view(request, *args, **kwargs))
+
+
 class ProjectNinjaAPI(NinjaAPI):
+    def _get_bound_routers(self):
+        """The routers' path views as ProjectPathView (ninja builds plain
+        ones; this is the one place they can be swapped before the URLs are
+        made from them)."""
+        bound_routers = super()._get_bound_routers()
+        for bound_router in bound_routers:
+            for path_view in bound_router.path_operations.values():
+                if type(path_view) is PathView:
+                    path_view.__class__ = ProjectPathView
+        return bound_routers
+
     def get_openapi_schema(self, *, path_prefix=None, path_params=None):
         """The schema declares every answer an operation can really give:
         401 where a token is required, 422 where there is input to validate,
@@ -98,6 +184,7 @@ class ProjectNinjaAPI(NinjaAPI):
                     extra[422] = _error_response("Invalid input", _VALIDATION_REF)
                 if operation.get("requestBody"):
                     extra[400] = _error_response("Malformed request body (not JSON)")
+                    extra[415] = _error_response("Content-Type is not application/json")
                 for code, response in extra.items():
                     if code not in responses and str(code) not in responses:
                         responses[code] = response
@@ -140,8 +227,11 @@ def on_unhandled_exception(request, exc):
     return api.create_response(request, {"detail": "Internal server error."}, status=500)
 
 
+@csrf_exempt
 def api_not_found(request, unmatched_path=""):
-    """Unknown paths under /api/ get JSON, not Django's HTML 404 page."""
+    """Unknown paths under /api/ get JSON, not Django's HTML 404 page, for
+    every method (CSRF exempt: it changes nothing, and a write to a typo
+    should be told 404, not be shown Django's HTML CSRF page)."""
     return JsonResponse({"detail": f"Not Found: no API endpoint at {request.path}"}, status=404)
 
 

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import connections
 from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
+from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.csrf import requires_csrf_token
 
 from config.errors import is_api, plain_page
@@ -71,3 +72,10 @@ def server_error(request):
     if is_api(request):
         return JsonResponse({"detail": "Internal server error."}, status=500)
     return plain_page("500.html", 500)
+
+
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: JSON under /api/, Django's page elsewhere."""
+    if is_api(request):
+        return JsonResponse({"detail": f"CSRF verification failed: {reason}"}, status=403)
+    return django_csrf_failure(request, reason)

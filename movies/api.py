@@ -101,7 +101,8 @@ async def _write(service, **kwargs) -> Movie:
 async def list_movies(request, filters: Query[MovieFilters], page: Query[Pagination.Input]):
     """Movies, filtered and ordered; `limit` (default 10, at most 100) and
     `offset` page through them. Unknown genre or director ids give an empty
-    list.
+    list. `year_min` greater than `year_max` is a 422 (a rule across two
+    parameters, which the schema cannot state).
 
     The hottest endpoint: three queries of plain rows (page, its genres,
     count) evaluated together, rather than ninja's @paginate over model

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from config.schemas import MAX_ID
+from config.schemas import MAX_ID, TEXT_PATTERN, SearchText
 from movies.durations import format_running_time, parse_running_time
 from movies.models import (
     GENRE_NAME_MAX_LENGTH,
@@ -43,7 +43,11 @@ MAX_GENRES_PER_MOVIE = 20
 Title = Annotated[
     str,
     StringConstraints(
-        strict=True, strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH
+        strict=True,
+        strip_whitespace=True,
+        min_length=1,
+        max_length=TITLE_MAX_LENGTH,
+        pattern=TEXT_PATTERN,
     ),
 ]
 Slug = Annotated[
@@ -226,12 +230,11 @@ class MovieFilters(Schema):
         None, ge=YEAR_MIN, le=YEAR_MAX, description="Released in or after."
     )
     year_max: int | None = Field(
-        None, ge=YEAR_MIN, le=YEAR_MAX, description="Released in or before."
+        None, ge=YEAR_MIN, le=YEAR_MAX, description="Released in or before; not before year_min."
     )
     min_rating: int | None = Field(None, ge=RATING_MIN, le=RATING_MAX)
-    q: str | None = Field(
+    q: SearchText | None = Field(
         None,
-        max_length=100,
         description="Title search: full-text (English, prefix on the last word) on "
         "PostgreSQL, case-insensitive substring elsewhere.",
     )
@@ -251,4 +254,4 @@ class MovieFilters(Schema):
 
 
 class SearchFilters(Schema):
-    q: str | None = Field(None, max_length=100, description="Case-insensitive name search.")
+    q: SearchText | None = Field(None, description="Case-insensitive name search.")

@@ -4,6 +4,7 @@ from django import forms
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
 
+from config.text import without_nul
 from movies import selectors
 
 PAGE_SIZE = 20
@@ -25,7 +26,7 @@ class MovieSearchForm(forms.Form):
 
 
 def movie_list(request):
-    form = MovieSearchForm(request.GET)
+    form = MovieSearchForm(without_nul(request.GET))
     form.is_valid()  # cleaned_data then holds the valid fields only
     filters = {}
     if q := form.cleaned_data.get("q"):

@@ -8,6 +8,7 @@ an attacker guessing one account cannot lock its owner out from elsewhere.
 """
 
 import math
+from functools import wraps
 
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -16,6 +17,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from config.access import ratelimit
+from config.text import without_nul
 
 SCOPE = "login-failures"
 
@@ -79,9 +81,22 @@ class LoginView(auth_views.LoginView):
 
 
 class ProjectAdminSite(admin.AdminSite):
-    """The admin, staff only as Django's, with the throttled login form."""
+    """The admin, staff only as Django's, with the throttled login form.
+    Every admin view (change lists, their search and filters, autocomplete)
+    sees the query string without NUL characters, which PostgreSQL refuses
+    (config.text)."""
 
     login_form = AdminLoginForm
+
+    def admin_view(self, view, cacheable=False):
+        inner = super().admin_view(view, cacheable)
+
+        @wraps(inner)
+        def without_nul_view(request, *args, **kwargs):
+            request.GET = without_nul(request.GET)
+            return inner(request, *args, **kwargs)
+
+        return without_nul_view
 
     def login(self, request, extra_context=None):
         response = super().login(request, extra_context)
