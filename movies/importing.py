@@ -45,14 +45,14 @@ from movies.models import (
     RATING_MAX,
     RATING_MIN,
     TITLE_MAX_LENGTH,
+    YEAR_MAX,
+    YEAR_MIN,
     Genre,
     Movie,
     Person,
 )
 from movies.services import slug_base, slug_candidates
 
-YEAR_MIN = 1870
-YEAR_MAX = 2100
 REQUIRED_COLUMNS = ("title", "release_date", "rating", "duration")
 OPTIONAL_COLUMNS = ("director", "genres")
 COLUMN_ALIASES = {"genre": "genres"}

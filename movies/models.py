@@ -17,6 +17,10 @@ TITLE_MAX_LENGTH = 200
 SLUG_MAX_LENGTH = 255
 PERSON_NAME_MAX_LENGTH = 200
 GENRE_NAME_MAX_LENGTH = 50
+# Release years a movie may have; checked where movies come in (the API's
+# schemas, the import), not by the database.
+YEAR_MIN = 1870
+YEAR_MAX = 2100
 # The longest released films run for days; anything beyond this is a typo
 # (and would overflow some duration representations).
 DURATION_MAX = timedelta(hours=1000)

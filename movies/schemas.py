@@ -32,11 +32,11 @@ from movies.models import (
     RATING_MIN,
     SLUG_MAX_LENGTH,
     TITLE_MAX_LENGTH,
+    YEAR_MAX,
+    YEAR_MIN,
 )
 from movies.selectors import DEFAULT_MOVIE_ORDERING, MovieOrdering
 
-YEAR_MIN = 1870
-YEAR_MAX = 2100
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
 MAX_GENRES_PER_MOVIE = 20
 
