@@ -212,7 +212,6 @@ SERVESTATIC_AUTOREFRESH = DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -272,8 +271,22 @@ API_THROTTLE_ANON = os.environ.get("API_THROTTLE_ANON", "120/min")  # per client
 API_THROTTLE_TOKEN = os.environ.get("API_THROTTLE_TOKEN", "600/min")  # per token, any call
 API_THROTTLE_WRITE = os.environ.get("API_THROTTLE_WRITE", "60/min")  # per token, writes
 LOGIN_THROTTLE = os.environ.get("LOGIN_THROTTLE", "5/15min")  # failures per user and address
-# Proxies in front of the app that append to X-Forwarded-For; 0 ignores it.
+# Proxies in front of the app that append to X-Forwarded-For. This one
+# setting decides whether forwarded headers count at all: with 0 (no proxy
+# declared) X-Forwarded-For and X-Forwarded-Proto are ignored, since any
+# client can send them; config.runtime.serve then runs uvicorn without proxy
+# headers and Django has no SECURE_PROXY_SSL_HEADER. With N > 0, uvicorn
+# believes them from TRUSTED_PROXY_IPS only (the proxies' addresses, or "*"),
+# the rate limits take the address N hops from the right of X-Forwarded-For,
+# and X-Forwarded-Proto: https makes a request secure.
+# Running `uvicorn config.asgi:application` by hand instead: uvicorn trusts
+# these headers from 127.0.0.1 unless told otherwise, so pass
+# --no-proxy-headers with no proxy, or --forwarded-allow-ips (FORWARDED_ALLOW_IPS)
+# set to the proxies' addresses with one.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+TRUSTED_PROXY_IPS = env_list("TRUSTED_PROXY_IPS", ["127.0.0.1", "::1"])
+if TRUSTED_PROXY_COUNT > 0:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Input bounds: bodies, form fields, query strings (config.middleware).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DJANGO_MAX_BODY_BYTES", 256 * 1024)
@@ -281,6 +294,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DJANGO_MAX_BODY_BYTES", 256 * 1024)
 # reading it; then 408 and the connection is closed. Enforced, with the size
 # limit above, before Django reads the body (config/access/body_limits.py).
 BODY_TIMEOUT = env_float("DJANGO_BODY_TIMEOUT", 10.0)
+# Seconds from a connection's opening (or a keep-alive request's first byte)
+# to the end of its request head; then the connection is closed. Enforced by
+# config.runtime.serve's HTTP protocol; plain uvicorn has no such bound, and
+# bounds only the idle time between keep-alive requests (5 s).
+HEAD_TIMEOUT = env_float("DJANGO_HEAD_TIMEOUT", 10.0)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = env_int("DJANGO_MAX_FIELDS", 500)
 MAX_QUERY_STRING_LENGTH = env_int("DJANGO_MAX_QUERY_STRING", 2048)
 

@@ -61,6 +61,10 @@ def uvicorn_server(
     # As production runs it: config.runtime.serve, one uvicorn server per
     # worker; with the runtime off, plain uvicorn.
     launcher = ["config.runtime.serve"] if settings.RUNTIME else ["uvicorn", APPLICATION]
+    if not settings.RUNTIME and int(env.get("TRUSTED_PROXY_COUNT") or 0) == 0:
+        # Plain uvicorn trusts forwarded headers from 127.0.0.1 unless told
+        # not to; run it as config/settings.py says to, with no proxy.
+        launcher.append("--no-proxy-headers")
     command = [
         sys.executable,
         "-m",

@@ -12,8 +12,27 @@ connections over the workers by a hash of the client's address and port
 (the splits measured are in bench/RESULTS.md).
 
 Each worker is a plain ``uvicorn.Server`` with the settings of ``make run``
-(uvloop, httptools, no access log; proxy headers trusted from
-``FORWARDED_ALLOW_IPS``, as uvicorn's own CLI). A worker that dies is
+(uvloop, httptools, no access log). Forwarded headers (``X-Forwarded-For``,
+``X-Forwarded-Proto``) count only when the settings declare a proxy:
+``TRUSTED_PROXY_COUNT`` > 0 turns on uvicorn's proxy headers, trusted from
+``TRUSTED_PROXY_IPS``; 0 turns them off (uvicorn's own default trusts them
+from 127.0.0.1).
+
+Time bounds on a connection, and what enforces each:
+
+- until its request head is complete, ``HEAD_TIMEOUT`` seconds from the
+  connection's opening or the request's first byte (``HeadTimeoutProtocol``
+  here: uvicorn's httptools protocol has no such bound, so a connection that
+  sends nothing, or half a head, would stay open for good);
+- the body, ``BODY_TIMEOUT`` from the application's first read
+  (config/access/body_limits.py, in the application, so under plain uvicorn
+  too);
+- idle between keep-alive requests, uvicorn's ``timeout_keep_alive`` (5 s).
+
+Not bounded: the time to produce the response (the view's, and the
+database timeouts'), nor a client that reads the response slowly.
+
+A worker that dies is
 replaced; one that fails at start-up (bad settings) stops the server with a
 non-zero status, as uvicorn does. A port that anything already listens on,
 another instance of this server included, stops start-up before any worker
@@ -22,6 +41,7 @@ SIGINT stop the workers gracefully: uvicorn finishes the requests in flight.
 """
 
 import argparse
+import asyncio
 import logging
 import multiprocessing
 import os
@@ -33,7 +53,9 @@ import time
 from multiprocessing.process import BaseProcess
 
 import uvicorn
+from django.conf import settings
 from uvicorn.config import LOG_LEVELS, STARTUP_FAILURE
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 APPLICATION = "config.asgi:application"
 BACKLOG = 2048
@@ -70,18 +92,68 @@ def ensure_port_free(host: str, port: int) -> None:
         probe.bind((host, port))
 
 
-def run_worker(host: str, port: int, log_level: str) -> None:
-    """One worker process: its own socket, one uvicorn server."""
-    config = uvicorn.Config(
+class HeadTimeoutProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, closing a connection whose request head
+    is not complete ``head_timeout`` seconds after the connection opened (or,
+    on a keep-alive connection, after the request's first byte)."""
+
+    head_timeout = 10.0
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_timer()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._head_timer is None:
+            self._arm_head_timer()
+
+    def on_headers_complete(self) -> None:
+        self._cancel_head_timer()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_head_timer()
+        super().connection_lost(exc)
+
+    def _arm_head_timer(self) -> None:
+        self._head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+def uvicorn_config(host: str, port: int, log_level: str) -> uvicorn.Config:
+    """The worker's uvicorn settings, forwarded headers and head timeout
+    from the project's settings."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    HeadTimeoutProtocol.head_timeout = settings.HEAD_TIMEOUT
+    behind_proxy = settings.TRUSTED_PROXY_COUNT > 0
+    return uvicorn.Config(
         APPLICATION,
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        http=HeadTimeoutProtocol,
         access_log=False,
         log_level=log_level,
         backlog=BACKLOG,
+        proxy_headers=behind_proxy,
+        forwarded_allow_ips=list(settings.TRUSTED_PROXY_IPS) if behind_proxy else [],
     )
+
+
+def run_worker(host: str, port: int, log_level: str) -> None:
+    """One worker process: its own socket, one uvicorn server."""
+    config = uvicorn_config(host, port, log_level)
     try:
         sock = bind_reuse_port(host, port)
     except OSError as error:

@@ -105,7 +105,14 @@ def test_plain_http_is_redirected_to_https_when_asked(client, settings):
     response = client.get("/movies/?page=2")
     assert response.status_code == 301
     assert response["Location"] == "https://testserver/movies/?page=2"
-    # Behind a TLS-terminating proxy that says so, no redirect loop.
+    # No proxy declared (TRUSTED_PROXY_COUNT=0): a client's own claim of
+    # HTTPS changes nothing.
+    assert settings.SECURE_PROXY_SSL_HEADER is None
+    forged = client.get("/movies/", headers={"X-Forwarded-Proto": "https"})
+    assert forged.status_code == 301
+    # Behind a TLS-terminating proxy that says so (TRUSTED_PROXY_COUNT > 0
+    # sets this), no redirect loop.
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     assert client.get("/healthz", headers={"X-Forwarded-Proto": "https"}).status_code == 200
 
 

@@ -212,3 +212,60 @@ def test_at_least_one_worker_is_required(capsys):
         serve.main(["--workers", "0"])
     assert exit_info.value.code == 2
     assert "--workers must be at least 1" in capsys.readouterr().err
+
+
+def test_forwarded_headers_are_off_unless_a_proxy_is_declared(settings):
+    settings.TRUSTED_PROXY_COUNT = 0
+    config = serve.uvicorn_config("127.0.0.1", 8000, "warning")
+    assert config.proxy_headers is False
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXY_IPS = ["10.0.0.5"]
+    config = serve.uvicorn_config("127.0.0.1", 8000, "warning")
+    assert config.proxy_headers is True
+    assert config.forwarded_allow_ips == ["10.0.0.5"]
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    """True once the server has closed ``sock``; whatever it sent first (a
+    408) is read past."""
+    try:
+        while sock.recv(65536):
+            pass
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        pass
+    return True
+
+
+@pytest.mark.live
+def test_connections_that_never_finish_a_request_are_closed_in_bounded_time():
+    """20 slow clients: silent, half a request head, a head with half its
+    body. Each is closed within the head or body timeout (1 s here), with a
+    few seconds' margin; the server still answers afterwards."""
+    env = {"DJANGO_HEAD_TIMEOUT": "1", "DJANGO_BODY_TIMEOUT": "1"}
+    partial_head = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+    partial_body = (
+        b"POST /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+    )
+    with uvicorn_server(extra_env=env) as base_url:
+        port = urllib.parse.urlsplit(base_url).port
+        sockets = []
+        try:
+            for i in range(20):
+                sock = socket.create_connection(("127.0.0.1", port), timeout=1)
+                sockets.append(sock)
+                if i % 3 == 1:
+                    sock.sendall(partial_head)
+                elif i % 3 == 2:
+                    sock.sendall(partial_body)
+            deadline = time.monotonic() + 8
+            still_open = list(sockets)
+            while still_open and time.monotonic() < deadline:
+                still_open = [sock for sock in still_open if not closed_by_server(sock)]
+            assert not still_open, f"{len(still_open)} of 20 still open after 8 s"
+        finally:
+            for sock in sockets:
+                sock.close()
+        assert get_healthz(base_url) == 200
