@@ -16,8 +16,10 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 class RequestLimitsMiddleware(SyncAndAsyncMiddleware):
     """Refuse oversized input before anything reads it: a query string longer
     than ``MAX_QUERY_STRING_LENGTH`` (414) and a declared body larger than
-    ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (413). Bodies sent without a length are
-    bounded when read (config.api maps Django's ``RequestDataTooBig`` to 413)."""
+    ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (413). Under ASGI the body limit is
+    enforced earlier, before Django reads the body, by
+    config.access.body_limits (same texts); this check remains for WSGI and
+    the test client."""
 
     def check(self, request):
         if len(request.META.get("QUERY_STRING", "")) > settings.MAX_QUERY_STRING_LENGTH:
