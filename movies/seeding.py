@@ -8,7 +8,7 @@ slugs. Rows are written with bulk inserts, in batches, in one transaction.
 """
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -16,7 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from movies.models import Genre, Movie, Person
+from movies.importing import MovieRecord, people_by_name
+from movies.models import Genre, Movie
 
 # fmt: off
 GENRES = [
@@ -65,18 +66,8 @@ class SeedResult:
     existing: int = 0
 
 
-@dataclass
-class _Synthetic:
-    slug: str
-    title: str
-    release_date: date
-    rating: int
-    duration: timedelta
-    director: str
-    genres: list[str]
-
-
-def _generate(count: int, seed: int):
+def _generate(count: int, seed: int) -> Iterator[tuple[str, MovieRecord]]:
+    """(slug, record) for each of ``count`` synthetic movies."""
     rng = random.Random(seed)  # noqa: S311 (reproducible test data, not secrets)
     director_count = min(max(count // 20, 1), len(_FIRST_NAMES) * len(_LAST_NAMES))
     directors = [f"{first} {last}" for first in _FIRST_NAMES for last in _LAST_NAMES]
@@ -93,14 +84,16 @@ def _generate(count: int, seed: int):
             sequel += 1
             title = f"{base}{_ROMAN[sequel]}" if sequel < len(_ROMAN) else f"{base} {sequel + 1}"
         used.add((title, release_date))
-        yield _Synthetic(
-            slug=f"{slugify(title)}-s{seed}-{n}",
-            title=title,
-            release_date=release_date,
-            rating=min(100, max(0, round(rng.gauss(65, 14)))),
-            duration=timedelta(minutes=rng.randint(70, 200)),
-            director=rng.choice(directors),
-            genres=rng.sample(GENRES, rng.choice((1, 1, 2, 2, 2, 3))),
+        yield (
+            f"{slugify(title)}-s{seed}-{n}",
+            MovieRecord(
+                title=title,
+                release_date=release_date,
+                rating=min(100, max(0, round(rng.gauss(65, 14)))),
+                duration=timedelta(minutes=rng.randint(70, 200)),
+                director=rng.choice(directors),
+                genres=rng.sample(GENRES, rng.choice((1, 1, 2, 2, 2, 3))),
+            ),
         )
 
 
@@ -114,18 +107,6 @@ def _ensure_genres() -> dict[str, int]:
     return {name: by_slug[slugify(name)] for name in GENRES}
 
 
-def _ensure_people(names: set[str]) -> dict[str, int]:
-    ids: dict[str, int] = {}
-    for person_id, name in (
-        Person.objects.filter(name__in=names).order_by("-id").values_list("id", "name")
-    ):
-        ids[name] = person_id
-    new = [Person(name=name) for name in sorted(names - ids.keys())]
-    for person in Person.objects.bulk_create(new):
-        ids[person.name] = person.pk
-    return ids
-
-
 @transaction.atomic
 def movie_seed(
     *, count: int, seed: int = 0, on_progress: Callable[[int, int], None] | None = None
@@ -134,44 +115,44 @@ def movie_seed(
     previous run with the same seed made are left as they are."""
     synthetic = list(_generate(count, seed))
     genre_ids = _ensure_genres()
-    person_ids = _ensure_people({movie.director for movie in synthetic})
+    director_ids = people_by_name({m.director for _, m in synthetic if m.director})
     Through = Movie.genres.through
     result = SeedResult()
     now = timezone.now()
     for start in range(0, count, BATCH_SIZE):
         batch = synthetic[start : start + BATCH_SIZE]
         existing = set(
-            Movie.objects.filter(slug__in=[m.slug for m in batch]).values_list("slug", flat=True)
+            Movie.objects.filter(slug__in=[slug for slug, _ in batch]).values_list(
+                "slug", flat=True
+            )
         )
         # A real movie may hold a generated (title, release date): skip it.
         clashes = set(
-            Movie.objects.filter(title__in={m.title for m in batch}).values_list(
+            Movie.objects.filter(title__in={m.title for _, m in batch}).values_list(
                 "title", "release_date"
             )
         )
-        fresh = [
-            m for m in batch if m.slug not in existing and (m.title, m.release_date) not in clashes
-        ]
+        fresh = [(slug, m) for slug, m in batch if slug not in existing and m.key not in clashes]
         result.existing += len(batch) - len(fresh)
         movies = Movie.objects.bulk_create(
             [
                 Movie(
                     title=m.title,
-                    slug=m.slug,
+                    slug=slug,
                     release_date=m.release_date,
                     rating=m.rating,
                     duration=m.duration,
-                    director_id=person_ids[m.director],
+                    director_id=director_ids[m.director] if m.director else None,
                     created=now,
                     updated=now,
                 )
-                for m in fresh
+                for slug, m in fresh
             ]
         )
         Through.objects.bulk_create(
             [
                 Through(movie_id=movie.pk, genre_id=genre_ids[name])
-                for movie, m in zip(movies, fresh, strict=True)
+                for movie, (_, m) in zip(movies, fresh, strict=True)
                 for name in m.genres
             ]
         )
