@@ -11,7 +11,7 @@ from catalog.views import product_list
 from config import urls as project_urls
 from config.api import ORJSONRenderer
 from movies import selectors
-from movies.schemas import MovieOut, MoviePageOut, movie_dicts
+from movies.schemas import MovieOut, MoviePageOut, movie_detail_dict, movie_dicts
 
 _renderer = ORJSONRenderer()
 
@@ -40,8 +40,7 @@ def movie_detail(request, movie_id: int):
     rows = list(selectors.movie_row(movie_id))
     if not rows:
         raise Http404
-    movie = movie_dicts(rows, list(selectors.movie_genre_rows([movie_id])))[0]
-    return _json(request, MovieOut, movie)
+    return _json(request, MovieOut, movie_detail_dict(rows))
 
 
 def sync_healthz(request):

@@ -36,6 +36,7 @@ from movies.schemas import (
     MovieUpdateIn,
     PersonOut,
     SearchFilters,
+    movie_detail_dict,
     movie_dicts,
 )
 
@@ -52,12 +53,10 @@ async def _get_movie_or_404(movie_id: int) -> Movie:
 
 
 async def _movie_out_or_404(movie_id: int) -> dict:
-    (rows, genre_rows), _ = await evaluate(
-        selectors.movie_row(movie_id), selectors.movie_genre_rows([movie_id])
-    )
+    (rows,), _ = await evaluate(selectors.movie_row(movie_id))
     if not rows:
         raise HttpError(404, f"No movie with id {movie_id}.")
-    return movie_dicts(rows, genre_rows)[0]
+    return movie_detail_dict(rows)
 
 
 def _unknown_references_error(exc: services.UnknownReferences) -> ValidationError:

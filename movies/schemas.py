@@ -113,32 +113,46 @@ class MoviePageOut(RowOut):
     count: int = Field(description="Movies matching the filters, on all pages.")
 
 
-def movie_dicts(rows, genre_rows) -> list[dict]:
-    """MovieOut dicts from the rows of ``movies.selectors.movie_rows`` (or
-    ``movie_row``) and of ``movie_genre_rows`` for the same movies."""
+def movie_dict(row: dict, genres: list[dict]) -> dict:
+    """A MovieOut dict from a row of ``movies.selectors.movie_rows`` and the
+    movie's genres (``{"slug", "name"}``)."""
+    return {
+        "id": row["id"],
+        "title": row["title"],
+        "slug": row["slug"],
+        "release_date": row["release_date"],
+        "year": row["release_date"].year,
+        "rating": row["rating"],
+        "duration": format_running_time(row["duration"]),
+        "director": (
+            {"id": row["director_id"], "name": row["director__name"]}
+            if row["director_id"] is not None
+            else None
+        ),
+        "genres": genres,
+    }
+
+
+def movie_dicts(rows: list[dict], genre_rows: list[dict]) -> list[dict]:
+    """MovieOut dicts from the rows of ``movies.selectors.movie_rows`` and of
+    ``movie_genre_rows`` for the same movies."""
     genres = defaultdict(list)
     for genre in genre_rows:
         genres[genre["movie_id"]].append(
             {"slug": genre["genre__slug"], "name": genre["genre__name"]}
         )
-    return [
-        {
-            "id": row["id"],
-            "title": row["title"],
-            "slug": row["slug"],
-            "release_date": row["release_date"],
-            "year": row["release_date"].year,
-            "rating": row["rating"],
-            "duration": format_running_time(row["duration"]),
-            "director": (
-                {"id": row["director_id"], "name": row["director__name"]}
-                if row["director_id"] is not None
-                else None
-            ),
-            "genres": genres[row["id"]],
-        }
+    return [movie_dict(row, genres[row["id"]]) for row in rows]
+
+
+def movie_detail_dict(rows: list[dict]) -> dict:
+    """The MovieOut dict of one movie from its ``movies.selectors.movie_row``
+    rows (at least one)."""
+    genres = [
+        {"slug": row["genres__slug"], "name": row["genres__name"]}
         for row in rows
+        if row["genres__slug"] is not None
     ]
+    return movie_dict(rows[0], genres)
 
 
 # Input ----------------------------------------------------------------------

@@ -58,13 +58,13 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import QuerySet
+from django.db.models.expressions import Col
 from django.db.models.lookups import Lookup
 from django.db.models.query import ValuesIterable
 from django.db.models.sql.compiler import SQLCompiler
 from django.db.models.sql.query import Query
 from django.db.models.sql.where import WhereNode
 from django.db.utils import load_backend
-from django.utils.hashable import make_hashable
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from config.runtime.postgresql.base import breaker_for
@@ -264,6 +264,48 @@ def _is_slot_sequence(value: Any) -> bool:
     return type(value) in (list, tuple) and all(type(item) in _SLOT_TYPES for item in value)
 
 
+_PLAIN = frozenset({str, int, bool, float, type(None), frozenset})
+
+
+def _hashable(value: Any) -> Hashable:
+    """``value`` as something hashable that is equal for equal values, like
+    Django's ``make_hashable`` but without sorting dicts: two queries built
+    the same way fill their dicts in the same order, and a different order
+    only costs a cache miss. Anything else is compared as it compares
+    itself (an object without ``__eq__`` never equals another: a miss)."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value  # type: ignore[no-any-return]
+    if kind is Col:
+        # What Col's own identity holds, without binding its signature.
+        return (Col, value.alias, value.target, value.output_field)
+    if kind is tuple:
+        return tuple([_hashable(item) for item in value])
+    if kind is dict:
+        return tuple([(key, _hashable(item)) for key, item in value.items()])
+    if kind is list:
+        return tuple([_hashable(item) for item in value])
+    if kind is set:
+        return frozenset(value)
+    return value  # type: ignore[no-any-return]
+
+
+class _Shape:
+    """A query's shape: its parts, hashed once."""
+
+    __slots__ = ("hash", "parts")
+
+    def __init__(self, parts: tuple[Any, ...]):
+        self.parts = parts
+        self.hash = hash(parts)  # TypeError for a part that cannot be compared
+
+    def __hash__(self) -> int:
+        return self.hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Shape) and self.hash == other.hash and self.parts == other.parts
+
+
 def _where_shape(node: WhereNode, values: list[Any]) -> Hashable:
     children: list[Hashable] = []
     for child in node.children:
@@ -271,17 +313,17 @@ def _where_shape(node: WhereNode, values: list[Any]) -> Hashable:
             children.append(_where_shape(child, values))
         elif isinstance(child, Lookup) and type(child.rhs) in _SLOT_TYPES:
             values.append(child.rhs)
-            children.append((type(child), make_hashable(child.lhs), type(child.rhs)))
+            children.append((type(child), _hashable(child.lhs), type(child.rhs)))
         elif isinstance(child, Lookup) and _is_slot_sequence(child.rhs):
             values.extend(child.rhs)
             item_types = tuple(type(item) for item in child.rhs)
-            children.append((type(child), make_hashable(child.lhs), type(child.rhs), item_types))
+            children.append((type(child), _hashable(child.lhs), type(child.rhs), item_types))
         elif isinstance(child, Lookup) and isinstance(child.rhs, Query):
             subquery = _query_shape(child.rhs, values)
-            children.append((type(child), make_hashable(child.lhs), subquery))
+            children.append((type(child), _hashable(child.lhs), subquery))
         else:
-            children.append(make_hashable(child))
-    return (type(node), node.connector, node.negated, tuple(children))
+            children.append(child)  # compared as Django compares lookups
+    return (type(node), node.connector, node.negated, *children)
 
 
 def _query_shape(query: Query, values: list[Any]) -> Hashable:
@@ -292,18 +334,17 @@ def _query_shape(query: Query, values: list[Any]) -> Hashable:
         if name == "where":
             parts.append((name, _where_shape(value, values)))
         else:
-            parts.append((name, make_hashable(value)))
+            parts.append((name, _hashable(value)))
     return tuple(parts)
 
 
-def sql_shape(queryset: QuerySet[Any]) -> tuple[Hashable, list[Any]] | None:
+def sql_shape(queryset: QuerySet[Any]) -> tuple[_Shape, list[Any]] | None:
     """The shape of a queryset's SQL and the filter values in its slots, in
     the order they were found; None when some part of the query cannot be
     compared (it is then compiled on every call)."""
     values: list[Any] = []
     try:
-        shape = (queryset.db, _query_shape(queryset.query, values))
-        hash(shape)
+        shape = _Shape((queryset.db, _query_shape(queryset.query, values)))
     except TypeError:
         return None
     return shape, values

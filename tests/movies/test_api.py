@@ -240,7 +240,7 @@ def test_unexpected_error_is_a_json_500_without_traceback(settings, monkeypatch,
     def explode(**filters):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr("movies.selectors.movie_list", explode)
+    monkeypatch.setattr("movies.selectors.movie_rows", explode)
     response = Client(raise_request_exception=False).get("/api/movies")
     assert response.status_code == 500
     assert response["Content-Type"].startswith("application/json")

@@ -186,7 +186,7 @@ async def test_ten_thousand_movie_ids_share_one_cache_entry_and_compile_once(
         (rows, genres), _ = await native_db.evaluate(
             selectors.movie_row(movie_id), selectors.movie_genre_rows([movie_id])
         )
-        assert [row["id"] for row in rows] == [movie_id]
+        assert {row["id"] for row in rows} == {movie_id}
         assert {row["movie_id"] for row in genres} == {movie_id}
 
 
@@ -218,11 +218,11 @@ async def test_a_value_transformed_on_its_way_to_the_sql_is_keyed_exactly(
 async def test_concurrent_reads_of_different_ids_get_their_own_rows(native, films, fresh_cache):
     async def read(movie_id):
         (rows,), _ = await native_db.evaluate(selectors.movie_row(movie_id))
-        return [row["id"] for row in rows]
+        return {row["id"] for row in rows}
 
     ids = [film.pk for film in films]
     results = await asyncio.gather(*(read(movie_id) for movie_id in ids))
-    assert results == [[movie_id] for movie_id in ids]
+    assert results == [{movie_id} for movie_id in ids]
 
 
 async def test_execute_runs_statements_that_return_no_rows(users):

@@ -1,0 +1,156 @@
+"""CPU instructions per request, in process: a figure that does not drift with
+the machine's load, unlike req/s.
+
+    python bench/instructions.py                 # every URL, 200 requests each
+    python bench/instructions.py --requests 500 /api/movies/1
+
+Each URL is served twice under ``valgrind --tool=callgrind`` in a fresh
+process: once with a few warm-up requests only, once with ``--requests``
+more. The difference of the two instruction totals, divided by
+``--requests``, is the cost of one request (start-up and warm-up cancel
+out). Requests go straight into the project's ASGI application (the one
+``config.asgi`` builds, lifespan included) on one event loop, one at a time,
+with production settings on the bench database; only this process's
+instructions count, not PostgreSQL's. Needs valgrind and the bench database
+(``make bench`` seeds it; ``BENCH_DATABASE_URL``).
+"""
+
+import argparse
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WARM_UP = 20
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bench"
+
+
+def environment(database_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        DJANGO_SECRET_KEY="bench-only-secret-key-" + "x" * 40,
+        DJANGO_DEBUG="0",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        LOG_LEVEL="WARNING",
+        API_THROTTLE_ANON=os.environ.get("BENCH_THROTTLE_ANON", "off"),
+        PYTHONHASHSEED="0",
+    )
+    return env
+
+
+async def serve(path: str, count: int) -> None:
+    """Send ``count`` GETs of ``path`` to the application; check each is 200."""
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    from config.asgi import application
+
+    # Lifespan startup, as uvicorn sends it (binds the native reads to this
+    # loop); Django's stock handler refuses the lifespan scope, which is fine.
+    lifespan_messages: asyncio.Queue[dict] = asyncio.Queue()
+    await lifespan_messages.put({"type": "lifespan.startup"})
+    started = asyncio.Event()
+
+    async def lifespan_send(message: dict) -> None:
+        started.set()
+
+    lifespan_scope = {"type": "lifespan", "asgi": {"version": "3.0"}}
+    lifespan = asyncio.create_task(
+        application(lifespan_scope, lifespan_messages.get, lifespan_send)
+    )
+    waiting = asyncio.create_task(started.wait())
+    await asyncio.wait([lifespan, waiting], return_when=asyncio.FIRST_COMPLETED)
+    if lifespan.done():
+        lifespan.exception()  # retrieved: the handler does not speak lifespan
+    path_only, _, query = path.partition("?")
+    for _ in range(count):
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path_only,
+            "raw_path": path_only.encode(),
+            "query_string": query.encode(),
+            "root_path": "",
+            "headers": [(b"host", b"127.0.0.1")],
+            "client": ("127.0.0.1", 40000),
+            "server": ("127.0.0.1", 8000),
+        }
+        messages: list[dict] = []
+        request_sent = False
+
+        async def receive():
+            nonlocal request_sent
+            if not request_sent:
+                request_sent = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            return await asyncio.Future()  # the client never goes away
+
+        async def send(message, messages=messages):
+            messages.append(message)
+
+        await application(scope, receive, send)
+        status = messages[0]["status"]
+        if status != 200:
+            raise SystemExit(f"{path}: status {status}")
+
+
+def count_instructions(path: str, requests: int, env: dict[str, str]) -> int:
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "callgrind.out"
+        subprocess.run(  # noqa: S603
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={out}",
+                sys.executable,
+                __file__,
+                "--serve",
+                str(requests),
+                path,
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        summary = re.search(r"^summary: (\d+)", out.read_text(), re.MULTILINE)
+        if summary is None:
+            raise SystemExit(f"no callgrind summary for {path}")
+        return int(summary.group(1))
+
+
+def first_movie_id(database_url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        return conn.execute("SELECT min(id) FROM movies_movie").fetchone()[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="*", help="default: the benchmarked API URLs")
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve is not None:
+        asyncio.run(serve(args.paths[0], args.serve))
+        return
+    database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
+    env = environment(database_url)
+    paths = args.paths or ["/api/movies?limit=10", f"/api/movies/{first_movie_id(database_url)}"]
+    for path in paths:
+        base = count_instructions(path, WARM_UP, env)
+        loaded = count_instructions(path, WARM_UP + args.requests, env)
+        per_request = (loaded - base) / args.requests
+        print(f"{path}: {per_request:,.0f} instructions per request", flush=True)
+
+
+if __name__ == "__main__":
+    main()
