@@ -9,7 +9,6 @@ from django.views.decorators.cache import never_cache
 
 from catalog import selectors
 from catalog.models import Category
-from catalog.pricing import tax_rate
 from config.text import search_term
 
 PRODUCTS_PER_PAGE = 20
@@ -43,7 +42,6 @@ def product_list(request):
             "categories": categories,
             "category": category,
             "q": q,
-            "tax_percent": f"{(tax_rate() * 100).normalize():f}%",
         },
     )
 
