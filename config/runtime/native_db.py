@@ -307,7 +307,7 @@ class _Shape:
 
 
 def _where_shape(node: WhereNode, values: list[Any]) -> Hashable:
-    children: list[Hashable] = []
+    children: list[Any] = []
     for child in node.children:
         if isinstance(child, WhereNode):
             children.append(_where_shape(child, values))
@@ -323,7 +323,8 @@ def _where_shape(node: WhereNode, values: list[Any]) -> Hashable:
             children.append((type(child), _hashable(child.lhs), subquery))
         else:
             children.append(child)  # compared as Django compares lookups
-    return (type(node), node.connector, node.negated, *children)
+    shape: tuple[Any, ...] = (type(node), node.connector, node.negated, *children)
+    return shape
 
 
 def _query_shape(query: Query, values: list[Any]) -> Hashable:
