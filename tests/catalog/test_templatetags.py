@@ -1,9 +1,8 @@
-"""How stock, tax and pages read on the catalog pages."""
+"""How stock and tax read on the catalog pages."""
 
 from decimal import Decimal
 
 import pytest
-from django.core.paginator import Paginator
 from django.template import Context, Template
 
 from catalog.templatetags.catalog import (
@@ -12,7 +11,6 @@ from catalog.templatetags.catalog import (
     stock_level,
     stock_state,
 )
-from catalog.templatetags.pagination import page_numbers
 
 
 @pytest.mark.parametrize(
@@ -50,12 +48,3 @@ def test_order_status_tones():
     assert order_status_tone("pending") == "warn"
     assert order_status_tone("cancelled") == "off"
     assert order_status_tone("something-new") == "off"
-
-
-def test_page_numbers_elide_the_middle():
-    paginator = Paginator(range(200), 10)  # 20 pages
-    ellipsis = paginator.ELLIPSIS
-    assert page_numbers(paginator.page(1)) == [1, 2, ellipsis, 20]
-    assert page_numbers(paginator.page(10)) == [1, ellipsis, 9, 10, 11, ellipsis, 20]
-    assert page_numbers(paginator.page(20)) == [1, ellipsis, 19, 20]
-    assert page_numbers(Paginator(range(30), 10).page(2)) == [1, 2, 3]
