@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from django.db.models import QuerySet
 from django.utils import timezone
 from ninja.errors import HttpError
 from ninja.security import HttpBearer
@@ -12,8 +13,6 @@ from config.access.models import ApiToken, hash_token
 # write per request.
 LAST_USED_RESOLUTION = timedelta(minutes=5)
 MAX_TOKEN_LENGTH = 200
-
-_UNRESOLVED = object()
 
 
 def bearer_token(request) -> str | None:
@@ -28,32 +27,34 @@ def bearer_token(request) -> str | None:
     return token
 
 
-def _usable_tokens(raw: str):
+def _lookup(request, raw: str | None) -> QuerySet[ApiToken] | None:
+    """The query that resolves ``raw`` for this request, or None when there
+    is nothing to ask: the request already holds its answer, or ``raw``
+    (missing, or longer than any token) cannot be a token, which is then
+    stored as the answer."""
+    if hasattr(request, "_api_token"):
+        return None
+    if not raw or len(raw) > MAX_TOKEN_LENGTH:
+        request._api_token = None
+        return None
     return ApiToken.objects.usable().select_related("user").filter(token_hash=hash_token(raw))
 
 
 async def resolve_token(request, raw: str | None) -> ApiToken | None:
     """The usable token row for ``raw``, looked up once per request (the
     throttling middleware and the auth class both ask)."""
-    cached = getattr(request, "_api_token", _UNRESOLVED)
-    if cached is not _UNRESOLVED:
-        return cached
-    api_token = None
-    if raw and len(raw) <= MAX_TOKEN_LENGTH:
-        api_token = await _usable_tokens(raw).afirst()
-    request._api_token = api_token
-    return api_token
+    query = _lookup(request, raw)
+    if query is not None:
+        request._api_token = await query.afirst()
+    return request._api_token
 
 
 def resolve_token_sync(request, raw: str | None) -> ApiToken | None:
-    cached = getattr(request, "_api_token", _UNRESOLVED)
-    if cached is not _UNRESOLVED:
-        return cached
-    api_token = None
-    if raw and len(raw) <= MAX_TOKEN_LENGTH:
-        api_token = _usable_tokens(raw).first()
-    request._api_token = api_token
-    return api_token
+    """``resolve_token`` for sync code (the middleware's sync path)."""
+    query = _lookup(request, raw)
+    if query is not None:
+        request._api_token = query.first()
+    return request._api_token
 
 
 class TokenAuth(HttpBearer):
