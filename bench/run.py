@@ -1,19 +1,28 @@
 """Load benchmark: this project under uvicorn against a sync Django baseline
-under gunicorn, on the same PostgreSQL data, one server at a time.
+under gunicorn and a FastAPI + asyncpg + pydantic peer under uvicorn, on the
+same PostgreSQL data, one server at a time.
 
-    make bench                      # full run (about 4 minutes)
+    make bench                      # full run (about 5 minutes)
     make bench BENCH_ARGS="--quick" # 3-second runs, c=400 only: a smoke test
+
+The peer (bench/fastapi_app.py, 2 uvicorn workers with the project's uvicorn
+options) serves only the two API URLs, the list and the detail; its bodies
+are checked equal to the project's as JSON before measuring (the baseline's
+byte for byte, on every URL). Without fastapi or asyncpg installed (the
+`bench` extra) the peer is skipped with a note.
 
 Prints a table per server and URL (req/s, p50, p99, socket errors, non-2xx,
 peak RSS per worker, database connections left open) and the ratios
-project/baseline; appends the figures to bench/RESULTS.md and writes them as
-JSON to bench/last-run.json. Needs wrk (`apt-get install wrk`) and a
-PostgreSQL server (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/bench).
+project/baseline and, on the API URLs, project/FastAPI; appends the figures
+to bench/RESULTS.md and writes them as JSON to bench/last-run.json (ratios
+and ratios_fastapi). Needs wrk (`apt-get install wrk`) and a PostgreSQL
+server (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/bench).
 Every request goes to 127.0.0.1 and every wrk run is bounded in time.
 """
 
 import argparse
 import datetime as dt
+import importlib.util
 import json
 import os
 import random
@@ -37,6 +46,8 @@ BIN = Path(PYTHON).parent
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bench"
 MOVIES = 10_000
 PRODUCTS = 1_000
+# The URL keys of run()'s paths that the FastAPI peer serves (it has no pages).
+API_PATHS = ("movies_list", "movie_detail")
 
 
 def log(message: str) -> None:
@@ -122,6 +133,26 @@ def project_server(env: dict) -> "Server":
     )
 
 
+def fastapi_server(env: dict) -> "Server | None":
+    """The FastAPI + asyncpg peer (bench/fastapi_app.py) under uvicorn with the
+    project's options, or None (with a note) when its packages are missing."""
+    missing = [name for name in ("fastapi", "asyncpg") if importlib.util.find_spec(name) is None]
+    if missing:
+        log(
+            f"Skipping the FastAPI peer: {' and '.join(missing)} not installed "
+            "(pip install -c constraints.txt -e '.[bench]')."
+        )
+        return None
+    return Server(
+        "FastAPI + asyncpg (uvicorn, 2 workers)",
+        [str(BIN / "uvicorn"), "bench.fastapi_app:app", *UVICORN_OPTIONS],
+        env,
+        workers=2,
+        max_connections_per_worker=int(env.get("DB_POOL_MAX_SIZE", 10)),
+        serves=API_PATHS,
+    )
+
+
 def first_movie_id(database_url: str) -> int:
     with psycopg.connect(database_url) as conn:
         return conn.execute("SELECT min(id) FROM movies_movie").fetchone()[0]
@@ -137,14 +168,19 @@ def db_connections(database_url: str) -> int:
 
 
 class Server:
-    def __init__(self, name, command, env, workers, max_connections_per_worker):
+    def __init__(self, name, command, env, workers, max_connections_per_worker, serves=None):
         self.name = name
+        # The URL keys (of run()'s paths) this server serves; None: all of them.
+        self.serves = serves
         self.port = free_port()
         self.command = [c.replace("{port}", str(self.port)) for c in command]
         self.env = env
         self.workers = workers
         self.max_connections = workers * max_connections_per_worker
         self.process = None
+
+    def serves_key(self, key: str) -> bool:
+        return self.serves is None or key in self.serves
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -205,6 +241,13 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+def same_json(a: bytes, b: bytes) -> bool:
+    try:
+        return json.loads(a) == json.loads(b)
+    except ValueError:
+        return False
+
+
 def fetch(url: str) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
@@ -261,27 +304,27 @@ def run(args) -> dict:
     project_env = dict(env)
     baseline_env = dict(env, DB_POOL="off", DJANGO_SETTINGS_MODULE="bench.sync_settings")
     pool_max = int(env.get("DB_POOL_MAX_SIZE", 10))
-    servers = [
-        project_server(project_env),
-        Server(
-            "baseline (gunicorn, 3 sync workers)",
-            [
-                str(BIN / "gunicorn"),
-                "bench.sync_app:application",
-                "-w",
-                "3",
-                "-b",
-                "127.0.0.1:{port}",
-                "--log-level",
-                "warning",
-                "--backlog",
-                "2048",
-            ],
-            baseline_env,
-            workers=3,
-            max_connections_per_worker=1,
-        ),
-    ]
+    project = project_server(project_env)
+    peer = fastapi_server(dict(env, BENCH_DATABASE_URL=database_url))
+    baseline = Server(
+        "baseline (gunicorn, 3 sync workers)",
+        [
+            str(BIN / "gunicorn"),
+            "bench.sync_app:application",
+            "-w",
+            "3",
+            "-b",
+            "127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "--backlog",
+            "2048",
+        ],
+        baseline_env,
+        workers=3,
+        max_connections_per_worker=1,
+    )
+    servers = [project, *([peer] if peer else []), baseline]
     if args.stock:
         servers.insert(
             1,
@@ -307,16 +350,28 @@ def run(args) -> dict:
     for server in servers:
         server.start()
         try:
-            bodies[server.name] = {key: fetch(server.url(path)) for key, path in paths.items()}
+            bodies[server.name] = {
+                key: fetch(server.url(path))
+                for key, path in paths.items()
+                if server.serves_key(key)
+            }
         finally:
             server.stop()
-    project_bodies, baseline_bodies = bodies[servers[0].name], bodies[servers[-1].name]
+    project_bodies, baseline_bodies = bodies[project.name], bodies[baseline.name]
     for key in paths:
         if project_bodies[key] != baseline_bodies[key]:
             sys.exit(f"{key}: the two servers answered differently; fix that before measuring.")
         if project_bodies[key][0] != 200:
             sys.exit(f"{key}: status {project_bodies[key][0]}")
-    log("Both servers return identical bodies for every URL.")
+    log("The project and the baseline return identical bodies for every URL.")
+    if peer:
+        for key, (status, body) in bodies[peer.name].items():
+            if status != project_bodies[key][0] or not same_json(body, project_bodies[key][1]):
+                sys.exit(
+                    f"{key}: the FastAPI peer answered {status} and not the project's JSON; "
+                    "fix bench/fastapi_app.py before measuring."
+                )
+        log(f"The FastAPI peer returns the project's JSON for {', '.join(bodies[peer.name])}.")
 
     results = {}
     for server in servers:
@@ -325,6 +380,8 @@ def run(args) -> dict:
             log(f"\n== {server.name}")
             figures = {}
             for key, path in paths.items():
+                if not server.serves_key(key):
+                    continue
                 wrk(server.url(path), 64, 2)  # warm-up: pools filled, code paths hot
                 for connections in concurrencies:
                     # Median of repeated runs at c=400 (by req/s): one run on a
@@ -361,18 +418,36 @@ def run(args) -> dict:
             )
         finally:
             server.stop()
-    project, baseline = (results[s.name]["figures"] for s in (servers[0], servers[-1]))
-    ratios = {
-        key: {
-            "rps": round(project[key]["rps"] / baseline[key]["rps"], 2),
-            "p99": round(project[key]["p99_ms"] / baseline[key]["p99_ms"], 2),
-        }
-        for key in project
-    }
-    log("\n== project / baseline")
+    ours = results[project.name]["figures"]
+    ratios = ratios_to(ours, results[baseline.name]["figures"])
+    ratios_fastapi = ratios_to(ours, results[peer.name]["figures"]) if peer else {}
+    log("\n== project / baseline" + ("      project / FastAPI" if peer else ""))
     for key, ratio in ratios.items():
-        log(f"  {key:<24} req/s x{ratio['rps']:<5}  p99 x{ratio['p99']}")
-    return {"servers": results, "ratios": ratios, "paths": paths}
+        line = f"  {key:<24} req/s x{ratio['rps']:<5}  p99 x{ratio['p99']:<5}"
+        if key in ratios_fastapi:
+            line += f"  req/s x{ratios_fastapi[key]['rps']:<5}  p99 x{ratios_fastapi[key]['p99']}"
+        log(line)
+    return {
+        "servers": results,
+        "project": project.name,
+        "baseline": baseline.name,
+        "fastapi": peer.name if peer else None,
+        "ratios": ratios,
+        "ratios_fastapi": ratios_fastapi,
+        "paths": paths,
+    }
+
+
+def ratios_to(ours: dict, theirs: dict) -> dict:
+    """req/s and p99 of ``ours`` over ``theirs``, for the URLs both measured."""
+    return {
+        key: {
+            "rps": round(ours[key]["rps"] / theirs[key]["rps"], 2),
+            "p99": round(ours[key]["p99_ms"] / theirs[key]["p99_ms"], 2),
+        }
+        for key in ours
+        if key in theirs
+    }
 
 
 def create_bench_token(database_url: str) -> str:
@@ -588,22 +663,40 @@ def record(report: dict, args) -> None:
         )
     (ROOT / "bench" / "last-run.json").write_text(json.dumps(report, indent=2) + "\n")
     names = list(report["servers"])
-    baseline = report["servers"][names[-1]]["figures"]
+    baseline = report["servers"][report["baseline"]]["figures"]
+    peer = report["servers"][report["fastapi"]]["figures"] if report["fastapi"] else {}
     lines = [
         f"\n### {report['date']} · commit {report['commit']} · `{report['command']}`\n",
-        "| URL @ connections | server | req/s | × baseline | p50 ms | p99 ms "
+        "| URL @ connections | server | req/s | × baseline | × FastAPI | p50 ms | p99 ms "
         "| socket errors (timeouts) | non-2xx | peak RSS/worker MB |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key in baseline:
         for name in names:
-            row = report["servers"][name]["figures"][key]
+            row = report["servers"][name]["figures"].get(key)
+            if row is None:  # a server that does not serve this URL
+                continue
+            versus_peer = f"{row['rps'] / peer[key]['rps']:.2f}" if key in peer else "–"
             lines.append(
                 f"| {key} | {name} | {row['rps']:.0f} | {row['rps'] / baseline[key]['rps']:.2f} "
-                f"| {row['p50_ms']:.1f} | {row['p99_ms']:.1f} "
+                f"| {versus_peer} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} "
                 f"| {row['socket_errors']} ({row['timeouts']}) | {row['non_2xx']} "
                 f"| {row['rss_mb']:.0f} |"
             )
+    lines += [
+        "\n| URL @ connections | project/baseline req/s | p99 | project/FastAPI req/s | p99 |",
+        "|---|---|---|---|---|",
+    ]
+    for key, ratio in report["ratios"].items():
+        versus_peer = report["ratios_fastapi"].get(key)
+        lines.append(
+            f"| {key} | {ratio['rps']:.2f} | {ratio['p99']:.2f} "
+            + (
+                f"| {versus_peer['rps']:.2f} | {versus_peer['p99']:.2f} |"
+                if versus_peer
+                else "| – | – |"
+            )
+        )
     for name, server in report["servers"].items():
         lines.append(
             f"\n{name}: {server['requests_served']} requests, then "
