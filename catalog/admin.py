@@ -74,8 +74,10 @@ class OrderItemInline(admin.TabularInline):
     """Items as placed: prices and quantities are history, not editable."""
 
     model = OrderItem
-    fields = ["product", "quantity", "unit_price", "line_total"]
-    readonly_fields = fields
+    # A tuple, so the one value types as both fields and readonly_fields
+    # (django-stubs gives them different element types; a list is invariant).
+    readonly_fields = ("product", "quantity", "unit_price", "line_total")
+    fields = readonly_fields
     extra = 0
     can_delete = False
 
@@ -102,7 +104,7 @@ class OrderAdmin(admin.ModelAdmin):
     search_fields = ["=id", "user__username", "user__email", "idempotency_key"]
     date_hierarchy = "created"
     inlines = [OrderItemInline]
-    readonly_fields = [
+    readonly_fields = (
         "user",
         "status",
         "subtotal",
@@ -112,7 +114,7 @@ class OrderAdmin(admin.ModelAdmin):
         "idempotency_key",
         "created",
         "updated",
-    ]
+    )
     fields = readonly_fields
     actions = ["mark_paid", "cancel"]
 

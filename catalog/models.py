@@ -28,8 +28,8 @@ class Category(models.Model):
         return self.name
 
 
-class ProductQuerySet(models.QuerySet):
-    def active(self):
+class ProductQuerySet(models.QuerySet["Product"]):
+    def active(self) -> "ProductQuerySet":
         return self.filter(is_active=True)
 
 

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import NamedTuple
 
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -98,7 +99,7 @@ def _validate_lines(items: Iterable[OrderLine]) -> list[OrderLine]:
     return lines
 
 
-def _order_for_key(*, user, idempotency_key: str, lines: list[OrderLine]) -> Order | None:
+def _order_for_key(*, user: User, idempotency_key: str, lines: list[OrderLine]) -> Order | None:
     """The order ``user`` already placed with ``idempotency_key``, if any.
     Raises ``IdempotencyKeyReused`` when it was placed with other items."""
     order = Order.objects.filter(user=user, idempotency_key=idempotency_key).first()
@@ -129,7 +130,7 @@ def _take_stock(line: OrderLine) -> None:
 
 
 @transaction.atomic
-def _order_place(*, user, lines: list[OrderLine], idempotency_key: str | None) -> Order:
+def _order_place(*, user: User, lines: list[OrderLine], idempotency_key: str | None) -> Order:
     rate = tax_rate()
     # The order row is written first: with a key, a concurrent duplicate
     # blocks on the unique index here and fails once this one commits. (On
@@ -164,7 +165,7 @@ def _order_place(*, user, lines: list[OrderLine], idempotency_key: str | None) -
 
 
 def order_create(
-    *, user, items: Iterable[OrderLine], idempotency_key: str | None = None
+    *, user: User, items: Iterable[OrderLine], idempotency_key: str | None = None
 ) -> tuple[Order, bool]:
     """Place an order for ``user`` at the current prices and take its stock.
 
