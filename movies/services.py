@@ -7,8 +7,11 @@ UnknownReferences (a genre slug or director id that does not exist); nothing
 is written when either is raised.
 """
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from enum import Enum
+from typing import Final
 
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
@@ -36,7 +39,7 @@ class UnknownReferences(Exception):
     genres: list[str]
     director: int | None
 
-    def __str__(self):
+    def __str__(self) -> str:
         parts = []
         if self.genres:
             parts.append(f"unknown genre(s) {', '.join(self.genres)}")
@@ -45,14 +48,21 @@ class UnknownReferences(Exception):
         return "; ".join(parts)
 
 
-_UNSET = object()
+class _Unset(Enum):
+    """The default of movie_update's fields: not passed, so left as it is
+    (None is a value: it clears the director)."""
+
+    UNSET = "unset"
+
+
+_UNSET: Final = _Unset.UNSET
 
 
 def slug_base(title: str) -> str:
     return slugify(title)[:_SLUG_BASE_MAX_LENGTH].strip("-") or "movie"
 
 
-def slug_candidates(title: str, release_date: date):
+def slug_candidates(title: str, release_date: date) -> Iterator[str]:
     """Slugs to try in order: the title, then title-year, then title-year-2…"""
     base = slug_base(title)
     yield base
@@ -74,24 +84,21 @@ def movie_slug_generate(*, title: str, release_date: date, exclude_pk: int | Non
     return next(slug for slug in slug_candidates(title, release_date) if slug not in taken)
 
 
-def _resolve_references(*, genre_slugs, director_id):
+def _resolve_references(
+    *, genre_slugs: Iterable[str], director_id: int | None
+) -> tuple[list[Genre], Person | None]:
     """(genres, director) rows for the given slugs and id, or UnknownReferences."""
-    genres = None
-    unknown_genres: list[str] = []
-    if genre_slugs is not None:
-        wanted = list(dict.fromkeys(genre_slugs))
-        genres = list(Genre.objects.filter(slug__in=wanted))
-        found = {genre.slug for genre in genres}
-        unknown_genres = [slug for slug in wanted if slug not in found]
-    director = _UNSET
+    wanted = list(dict.fromkeys(genre_slugs))
+    # An empty __in is answered without a query.
+    genres = list(Genre.objects.filter(slug__in=wanted))
+    found = {genre.slug for genre in genres}
+    unknown_genres = [slug for slug in wanted if slug not in found]
+    director = None
     unknown_director = None
-    if director_id is not _UNSET:
-        if director_id is None:
-            director = None
-        else:
-            director = Person.objects.filter(pk=director_id).first()
-            if director is None:
-                unknown_director = director_id
+    if director_id is not None:
+        director = Person.objects.filter(pk=director_id).first()
+        if director is None:
+            unknown_director = director_id
     if unknown_genres or unknown_director is not None:
         raise UnknownReferences(genres=unknown_genres, director=unknown_director)
     return genres, director
@@ -157,13 +164,13 @@ def movie_create(
 def movie_update(
     *,
     movie: Movie,
-    title: str = _UNSET,
-    release_date: date = _UNSET,
-    rating: int = _UNSET,
-    duration: timedelta = _UNSET,
-    director_id: int | None = _UNSET,
-    genres: list[str] | tuple[str, ...] = _UNSET,
-    slug: str = _UNSET,
+    title: str | _Unset = _UNSET,
+    release_date: date | _Unset = _UNSET,
+    rating: int | _Unset = _UNSET,
+    duration: timedelta | _Unset = _UNSET,
+    director_id: int | None | _Unset = _UNSET,
+    genres: list[str] | tuple[str, ...] | _Unset = _UNSET,
+    slug: str | _Unset = _UNSET,
 ) -> Movie:
     """Change the given fields only (PUT passes them all, PATCH some) and
     return the saved movie. ``director_id=None`` clears the director;
@@ -173,9 +180,10 @@ def movie_update(
     means it was deleted meanwhile."""
     movie = Movie.objects.select_for_update().get(pk=movie.pk)
     genre_rows, director = _resolve_references(
-        genre_slugs=None if genres is _UNSET else genres, director_id=director_id
+        genre_slugs=() if genres is _UNSET else genres,
+        director_id=None if director_id is _UNSET else director_id,
     )
-    changes = {
+    changes: dict[str, object] = {
         "title": title,
         "release_date": release_date,
         "rating": rating,
@@ -185,11 +193,11 @@ def movie_update(
     for field, value in changes.items():
         if value is not _UNSET:
             setattr(movie, field, value)
-    if director is not _UNSET:
+    if director_id is not _UNSET:
         movie.director = director
     _check_unique(movie=movie)
     _save(movie)
-    if genre_rows is not None:
+    if genres is not _UNSET:
         movie.genres.set(genre_rows)
     return movie
 
