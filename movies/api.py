@@ -15,6 +15,8 @@ Errors a client can fix:
 - 404: no movie with that id.
 """
 
+from typing import Any
+
 from asgiref.sync import sync_to_async
 from ninja import Path, Query, Router, Status
 from ninja.errors import HttpError, ValidationError
@@ -60,7 +62,7 @@ async def _movie_out_or_404(movie_id: int) -> dict:
 
 
 def _unknown_references_error(exc: services.UnknownReferences) -> ValidationError:
-    errors = []
+    errors: list[dict[str, Any]] = []
     if exc.genres:
         errors.append(
             {
@@ -82,7 +84,7 @@ def _unknown_references_error(exc: services.UnknownReferences) -> ValidationErro
     return ValidationError(errors)
 
 
-async def _write(service, **kwargs) -> Movie:
+async def _write(service, **kwargs) -> dict:
     """Run a sync write service; map its domain errors to HTTP errors; return
     the movie re-read with its relations for the response."""
     try:

@@ -352,7 +352,7 @@ def people_by_name(names: set[str]) -> dict[str, int]:
 class _References:
     """Name → id caches for people and genres, creating missing rows in bulk."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.people: dict[str, int] = {}
         self.genres: dict[str, int] = {}
         for genre_id, slug, name in Genre.objects.values_list("id", "slug", "name"):

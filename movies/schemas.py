@@ -223,13 +223,14 @@ class MoviePatchIn(_MovieIn):
 
     # Defaults are not validated, so an omitted field stays None and is left
     # out by exclude_unset, while an explicit null fails the type: a 422.
-    title: Title = None
-    release_date: date = None
-    rating: Rating = None
-    duration: timedelta = None
+    # The types say what a sent value must be, hence the ignores.
+    title: Title = None  # type: ignore[assignment]
+    release_date: date = None  # type: ignore[assignment]
+    rating: Rating = None  # type: ignore[assignment]
+    duration: timedelta = None  # type: ignore[assignment]
     director_id: Id | None = None
-    genres: list[GenreSlug] = Field(None, max_length=MAX_GENRES_PER_MOVIE)
-    slug: Slug = None
+    genres: list[GenreSlug] = Field(None, max_length=MAX_GENRES_PER_MOVIE)  # type: ignore[arg-type]
+    slug: Slug = None  # type: ignore[assignment]
 
 
 class MovieFilters(Schema):

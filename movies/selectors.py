@@ -9,7 +9,7 @@ normally in sync code.
 import functools
 import re
 from datetime import date
-from typing import Literal
+from typing import Literal, get_args
 
 from django.db import connections
 from django.db.models import Prefetch, QuerySet
@@ -17,7 +17,7 @@ from django.db.models import Prefetch, QuerySet
 from movies.models import Genre, Movie, Person
 
 MovieOrdering = Literal["title", "-title", "release_date", "-release_date", "rating", "-rating"]
-MOVIE_ORDERINGS: tuple[str, ...] = MovieOrdering.__args__
+MOVIE_ORDERINGS: tuple[str, ...] = get_args(MovieOrdering)
 DEFAULT_MOVIE_ORDERING: MovieOrdering = "title"
 
 _SEARCH_WORD = re.compile(r"\w+")
