@@ -9,6 +9,7 @@ an attacker guessing one account cannot lock its owner out from elsewhere.
 
 import math
 from functools import wraps
+from typing import TYPE_CHECKING
 
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -26,7 +27,15 @@ def _ident(username: str, request) -> str:
     return f"{username.strip().lower()}|{ratelimit.client_address(request)}"
 
 
-class ThrottledLoginMixin:
+# The mixin's methods call the form's (has_error, clean); at run time it stays
+# a plain mixin ahead of the form class in each subclass's bases.
+if TYPE_CHECKING:
+    _LoginFormBase = AuthenticationForm
+else:
+    _LoginFormBase = object
+
+
+class ThrottledLoginMixin(_LoginFormBase):
     """For ``AuthenticationForm`` subclasses (they receive the request)."""
 
     def clean(self):

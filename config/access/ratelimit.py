@@ -120,7 +120,7 @@ class _Counting:
         self.now = time.time()
         start, self.end = _window(rate, self.now)
         table = _table()
-        self.upsert = (
+        self.upsert: tuple[str, list[str | int]] = (
             f"INSERT INTO {table} (key, count, expires_at) VALUES (%s, 1, %s) "  # noqa: S608
             f"ON CONFLICT (key) DO UPDATE SET count = {table}.count + 1 RETURNING count",
             [_row_key(scope, ident, start), self.end],
