@@ -8,7 +8,7 @@ WEB_CONCURRENCY ?= 1
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint fmt migrate demo-data bench soak clean e2e-deps
+.PHONY: help install run test lint typecheck fmt migrate demo-data bench soak clean e2e-deps
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,10 @@ lint: install ## ruff (with Django and async rules)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Settings are imported by the django-stubs plugin: they need a secret key.
+typecheck: install ## mypy with django-stubs (config in pyproject.toml)
+	DJANGO_SECRET_KEY=mypy-check $(BIN)/mypy
+
 fmt: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
@@ -57,7 +61,7 @@ e2e-deps: ## Install Chromium (apt, as root) and axe-core (npm) for the browser 
 		|| { command -v npm >/dev/null && (cd $(E2E) && npm ci --no-audit --no-fund) ; } \
 		|| echo "npm is missing: the accessibility tests will skip."
 
-test: install e2e-deps ## Lint, check migrations, run the whole suite (browser tests included)
+test: install e2e-deps typecheck ## Lint, type-check, check migrations, run the whole suite (browser tests included)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DJANGO_SECRET_KEY=makemigrations-check $(MANAGE) makemigrations --check --dry-run
