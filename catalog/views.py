@@ -28,10 +28,10 @@ def product_list(request):
         if category is None:
             raise Http404("No such category.")
     q = search_term(request.GET.get("q"))
-    # Only what the page shows: descriptions and timestamps cost ~10% of the
-    # page's CPU to fetch and parse (tests/catalog/test_views.py checks that
-    # the query count does not grow with the rows, so a field the template
-    # needs and this leaves out shows up as a failure there).
+    # Only what the page shows: descriptions and timestamps cost a noticeable
+    # share of the page's CPU to fetch and parse (tests/catalog/test_views.py
+    # checks that the query count does not grow with the rows, so a field the
+    # template needs and this leaves out shows up as a failure there).
     products = selectors.product_list(category=slug, q=q or None).only(*LISTED_FIELDS)
     page = Paginator(products, PRODUCTS_PER_PAGE).get_page(request.GET.get("page"))
     return render(
