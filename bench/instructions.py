@@ -30,17 +30,11 @@ DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bench"
 
 
 def environment(database_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=database_url,
-        DJANGO_SECRET_KEY="bench-only-secret-key-" + "x" * 40,
-        DJANGO_DEBUG="0",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-        LOG_LEVEL="WARNING",
-        API_THROTTLE_ANON=os.environ.get("BENCH_THROTTLE_ANON", "off"),
-        PYTHONHASHSEED="0",
-    )
-    return env
+    """make bench's server environment, with string hashing fixed so two
+    runs execute the same instructions."""
+    from run import base_env  # bench/run.py, beside this script
+
+    return dict(base_env(database_url), PYTHONHASHSEED="0")
 
 
 async def serve(path: str, count: int) -> None:
