@@ -184,11 +184,12 @@ async def ahit(scope: str, ident: str, rate: Rate) -> Hit:
 
 
 def client_address(request) -> str:
-    """The client's address: ``REMOTE_ADDR`` (uvicorn sets it from the
-    socket, or from ``X-Forwarded-For`` only for ``--forwarded-allow-ips``).
-    With ``TRUSTED_PROXY_COUNT`` = N > 0, the address N hops from the right of
-    ``X-Forwarded-For``, as the last trusted proxy saw it; the header is
-    ignored otherwise, since any client can send it."""
+    """The client's address: ``REMOTE_ADDR``, the socket's peer (under
+    ``config.runtime.serve`` uvicorn rewrites it from forwarded headers only
+    when ``TRUSTED_PROXY_COUNT`` > 0, and only for peers in
+    ``TRUSTED_PROXY_IPS``). With ``TRUSTED_PROXY_COUNT`` = N > 0, the address
+    N hops from the right of ``X-Forwarded-For``, as the last trusted proxy
+    saw it; the header is ignored otherwise, since any client can send it."""
     remote = request.META.get("REMOTE_ADDR") or "unknown"
     hops = settings.TRUSTED_PROXY_COUNT
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
