@@ -1,6 +1,7 @@
 """Serve the project with uvicorn, each worker on its own listening socket.
 
     python -m config.runtime.serve --workers 2 [--host 127.0.0.1] [--port 8000]
+    python -m config.runtime.serve --reload    # development: one worker, restarted on edits
 
 ``uvicorn --workers N`` binds one socket in its parent and every worker
 accepts from it; with uvloop, a worker that wakes first accepts every
@@ -38,6 +39,11 @@ non-zero status, as uvicorn does. A port that anything already listens on,
 another instance of this server included, stops start-up before any worker
 starts (``ensure_port_free``). SIGTERM or
 SIGINT stop the workers gracefully: uvicorn finishes the requests in flight.
+
+``--reload`` (what ``make run`` uses) is for development only: uvicorn's
+reloader (watchfiles) runs one worker, with the same settings, and restarts it
+when a Python file or a template of the project changes. Without it nothing
+watches files.
 """
 
 import argparse
@@ -50,12 +56,16 @@ import socket
 import sys
 import threading
 import time
+from functools import partial
 from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import cast
 
 import uvicorn
 from django.conf import settings
 from uvicorn.config import LOG_LEVELS, STARTUP_FAILURE
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.supervisors import ChangeReload
 
 APPLICATION = "config.asgi:application"
 BACKLOG = 2048
@@ -162,6 +172,40 @@ def run_worker(host: str, port: int, log_level: str) -> None:
     uvicorn.Server(config).run(sockets=[sock])
 
 
+def run_reloaded_worker(host: str, port: int, log_level: str, sockets: list[socket.socket]) -> None:
+    """The worker that ``--reload`` restarts, on the reloader's socket."""
+    uvicorn.Server(uvicorn_config(host, port, log_level)).run(sockets=sockets)
+
+
+def watched_dirs() -> list[Path]:
+    """The project's own packages and template folders: not .venv, the tests
+    or the docs."""
+    base = Path(settings.BASE_DIR)
+    packages = {app.split(".")[0] for app in settings.INSTALLED_APPS}
+    dirs = [base / name for name in sorted(packages) if (base / name).is_dir()]
+    for engine in settings.TEMPLATES:
+        dirs += [Path(folder) for folder in cast(list[str], engine["DIRS"])]
+    return dirs
+
+
+def run_with_reload(host: str, port: int, log_level: str) -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    config = uvicorn.Config(
+        APPLICATION,
+        host=host,
+        port=port,
+        log_level=log_level,
+        reload=True,
+        reload_dirs=[str(d) for d in watched_dirs()],
+        reload_includes=["*.py", "*.html"],
+    )
+    sock = config.bind_socket()
+    ChangeReload(
+        config, target=partial(run_reloaded_worker, host, port, log_level), sockets=[sock]
+    ).run()
+    return 0
+
+
 class Supervisor:
     """Keeps ``workers`` worker processes running until told to stop."""
 
@@ -226,9 +270,19 @@ def main(argv: list[str] | None = None) -> int:
         "--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 1)), metavar="N"
     )
     parser.add_argument("--log-level", default="info", choices=list(LOG_LEVELS))
+    parser.add_argument(
+        "--reload",
+        action="store_true",
+        help="development: one worker, restarted when code or templates change",
+    )
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    if args.reload:
+        if args.workers != 1:
+            parser.error("--reload runs one worker: leave out --workers (or give 1)")
+        logging.basicConfig(level=LOG_LEVELS[args.log_level], format="%(levelname)s: %(message)s")
+        return run_with_reload(args.host, args.port, args.log_level)
     if not hasattr(socket, "SO_REUSEPORT"):
         parser.error("this platform has no SO_REUSEPORT: run uvicorn --workers N instead")
     logging.basicConfig(level=LOG_LEVELS[args.log_level], format="%(levelname)s: %(message)s")
