@@ -11,7 +11,8 @@ STAMP := $(VENV)/.installed
 .PHONY: help install run test lint typecheck fmt migrate demo-data bench soak clean e2e-deps
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/$$(PORT)/$(PORT)/' \
+		| awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,17 +25,23 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 
 install: $(STAMP) ## Create .venv and install pinned dependencies
 
-migrate: install
+migrate: install ## Apply the database migrations
 	$(MANAGE) migrate --noinput
 
-demo-data: migrate ## Load the demo movies and catalog
+demo-data: migrate ## Add the demo movies and catalog rows that are missing (changes no row)
 	$(MANAGE) load_demo_data
 
 # Development defaults: debug on (no secret key needed), SQLite unless
-# DATABASE_URL says otherwise. Override any of them on the command line.
+# DATABASE_URL says otherwise, demo data only into an empty database, a demo
+# user when there is none, and a restart on every code or template change
+# (one worker; RELOAD=0, or WEB_CONCURRENCY above 1, turns that off).
+RELOAD ?= 1
+SERVE_FLAGS := $(if $(filter-out 1,$(WEB_CONCURRENCY)),--workers $(WEB_CONCURRENCY),$(if $(filter 1,$(RELOAD)),--reload))
 run: export DJANGO_DEBUG ?= 1
-run: demo-data ## Serve on http://127.0.0.1:$(PORT) with uvicorn
-	$(BIN)/python -m config.runtime.serve --port $(PORT) --workers $(WEB_CONCURRENCY)
+run: migrate ## Serve on http://127.0.0.1:$(PORT), reloading on edits (demo data and user on first run)
+	$(MANAGE) load_demo_data --if-empty
+	$(MANAGE) dev_welcome --port $(PORT)
+	$(BIN)/python -m config.runtime.serve --port $(PORT) $(SERVE_FLAGS)
 
 lint: install ## ruff (with Django and async rules)
 	$(BIN)/ruff check .
@@ -44,7 +51,7 @@ lint: install ## ruff (with Django and async rules)
 typecheck: install ## mypy with django-stubs (config in pyproject.toml)
 	DJANGO_SECRET_KEY=mypy-check $(BIN)/mypy
 
-fmt: install
+fmt: install ## Fix what ruff can and format the code
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
@@ -73,5 +80,5 @@ bench: install ## Load benchmark against PostgreSQL (see bench/RESULTS.md)
 soak: install ## 60 s soak at c=400 with orders mixed in, then consistency checks
 	$(BIN)/python bench/run.py --soak $(BENCH_ARGS)
 
-clean:
+clean: ## Remove .venv, caches, static and test artifacts (keeps db.sqlite3)
 	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles test-artifacts $(E2E)/node_modules

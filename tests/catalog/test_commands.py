@@ -63,7 +63,7 @@ def test_seed_catalog_rejects_a_negative_count():
 
 
 def test_demo_data_loads_the_catalog_with_fixed_ids_and_reloads_in_place():
-    assert "catalog_demo" in DEMO_FIXTURES  # what `make run` loads
+    assert ("catalog", "catalog_demo.json") in DEMO_FIXTURES  # what `make run` loads
     call_command("loaddata", "catalog_demo", verbosity=0)
     categories, products = Category.objects.count(), Product.objects.count()
     assert categories >= 3 and products >= 10
