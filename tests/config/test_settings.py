@@ -96,3 +96,44 @@ def test_debug_is_off_unless_asked_for():
 def test_every_middleware_is_async_capable(path):
     middleware = import_string(path)
     assert getattr(middleware, "async_capable", False), f"{path} would force a thread hop"
+
+
+def run_manage(*args: str, **env_overrides: str | None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
+    env.update({k: v for k, v in env_overrides.items() if v is not None})
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+PRINT_DEBUG = ["shell", "-v", "0", "-c", "from django.conf import settings; print(settings.DEBUG)"]
+
+
+def test_manage_py_without_a_secret_key_is_development():
+    # The README's `.venv/bin/python manage.py createsuperuser`, as written.
+    result = run_manage(*PRINT_DEBUG)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
+
+
+def test_manage_py_with_a_secret_key_keeps_debug_off():
+    result = run_manage(*PRINT_DEBUG, DJANGO_SECRET_KEY="x" * 50)
+    assert result.stdout.strip() == "False"
+
+
+def test_manage_py_with_debug_turned_off_still_needs_the_secret_key():
+    result = run_manage(*PRINT_DEBUG, DJANGO_DEBUG="0")
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is not set" in result.stderr
+
+
+def test_the_server_gets_no_development_default():
+    # What production imports: without a secret key it stops, debug or not.
+    result = run_python("import config.asgi")
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY" in result.stderr
