@@ -33,10 +33,18 @@ class SyncAndAsyncMiddleware:
         return response
 
 
+# Django's own pages (the debug 404 and 500, the CSRF failure) carry this
+# tag, and inline style and script that the site's policy refuses.
+DJANGO_PAGE_MARKER = b'<meta name="robots" content="NONE,NOARCHIVE">'
+
+
 class ContentSecurityPolicyMiddleware(SyncAndAsyncMiddleware):
     """``Content-Security-Policy`` (``CONTENT_SECURITY_POLICY``) on HTML
     responses that do not set their own. Django 5.2 has no built-in CSP; JSON
-    responses do not need one, as browsers do not render them."""
+    responses do not need one, as browsers do not render them.
+
+    With ``DEBUG`` on, Django's debug pages get ``'unsafe-inline'`` styles and
+    scripts so that they are legible; with it off no response ever does."""
 
     def process_response(self, request, response):
         policy = settings.CONTENT_SECURITY_POLICY
@@ -46,8 +54,30 @@ class ContentSecurityPolicyMiddleware(SyncAndAsyncMiddleware):
             and content_type.startswith("text/html")
             and "Content-Security-Policy" not in response
         ):
+            if settings.DEBUG and _is_django_debug_page(response):
+                policy = _with_inline(policy)
             response["Content-Security-Policy"] = policy
         return response
+
+
+def _is_django_debug_page(response) -> bool:
+    return (
+        response.status_code >= 400
+        and not response.streaming
+        and DJANGO_PAGE_MARKER in response.content[:1024]
+    )
+
+
+def _with_inline(policy: str) -> str:
+    directives = [d.strip() for d in policy.split(";") if d.strip()]
+    names = {d.split()[0] for d in directives}
+    for name in ("style-src", "script-src"):
+        if name not in names:
+            directives.append(f"{name} 'self'")
+    return "; ".join(
+        f"{d} 'unsafe-inline'" if d.split()[0] in {"style-src", "script-src"} else d
+        for d in directives
+    )
 
 
 class DatabaseUnavailableMiddleware(SyncAndAsyncMiddleware):
