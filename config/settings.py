@@ -179,6 +179,24 @@ else:
     _test_db_name = f"test_{DATABASES['default']['NAME']}_{os.getpid()}"
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("DATABASE_TEST_NAME") or _test_db_name}
 
+# Redis (optional): rate-limit counters, Django's cache and cached sessions.
+# Without it the counters live in the database, the cache is per process and
+# sessions are database rows. While it is unreachable, counters and sessions
+# fall back to the database (config/redis_client.py).
+REDIS_URL = os.environ.get("REDIS_URL", "")
+# Seconds to connect or to wait for an answer before treating Redis as down.
+REDIS_TIMEOUT = env_float("REDIS_TIMEOUT", 0.5)
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT},
+        }
+    }
+    # Django's cached_db, reading the database when the cache fails.
+    SESSION_ENGINE = "config.sessions"
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -18,6 +18,13 @@ RETURNING count`` (SQLite ≥ 3.35 and PostgreSQL, where the table is
 UNLOGGED), run for async callers through ``sync_to_async`` so the event loop
 never blocks. Fixed windows allow up to twice the limit across a window
 boundary; that is the usual trade for one statement per hit.
+
+With ``REDIS_URL`` set the same windows count in Redis instead (``INCR`` and
+``EXPIREAT … NX`` in one ``MULTI``, so atomic; redis-py's asyncio client on
+the event loop for ``ahit``, its sync client for the login form): no hot row
+on the primary database. While Redis is unreachable each call counts in the
+database as above (config.redis_client logs the outage once), so the limits
+keep holding, with a fresh window for the hits Redis had counted.
 """
 
 import functools
@@ -32,6 +39,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
 
+from config import redis_client
 from config.runtime import native_db
 
 _UNITS = {
@@ -51,6 +59,8 @@ _OFF = {"", "off", "none", "0"}
 
 # Purge expired counters on about one new window in this many.
 _PURGE_ONE_IN = 50
+# Redis keys of the counters (the same windows as the table's rows).
+_REDIS_PREFIX = "ratelimit:"
 
 
 @dataclass(frozen=True)
@@ -119,13 +129,28 @@ class _Counting:
         self.rate = rate
         self.now = time.time()
         start, self.end = _window(rate, self.now)
+        self.key = _row_key(scope, ident, start)
+
+    @property
+    def upsert(self) -> tuple[str, list[str | int]]:
         table = _table()
-        self.upsert: tuple[str, list[str | int]] = (
+        return (
             f"INSERT INTO {table} (key, count, expires_at) VALUES (%s, 1, %s) "  # noqa: S608
             f"ON CONFLICT (key) DO UPDATE SET count = {table}.count + 1 RETURNING count",
-            [_row_key(scope, ident, start), self.end],
+            [self.key, self.end],
         )
-        self.purge = (f"DELETE FROM {table} WHERE expires_at < %s", [int(self.now)])  # noqa: S608
+
+    @property
+    def purge(self) -> tuple[str, list[int]]:
+        return (f"DELETE FROM {_table()} WHERE expires_at < %s", [int(self.now)])  # noqa: S608
+
+    def count_in(self, pipe) -> None:
+        """Queue the Redis commands that count this hit on ``pipe`` (a
+        ``MULTI`` pipeline); the first result is the count."""
+        key = _REDIS_PREFIX + self.key
+        pipe.incr(key)
+        # The key outlives its window by a second, then Redis drops it.
+        pipe.expireat(key, self.end + 1, nx=True)
 
     @staticmethod
     def should_purge(count: int) -> bool:
@@ -139,6 +164,16 @@ def hit(scope: str, ident: str, rate: Rate) -> Hit:
     """Count one hit of ``ident`` in ``scope``; the returned ``Hit`` says
     whether it is within ``rate``."""
     counting = _Counting(scope, ident, rate)
+    if redis_client.enabled():
+        try:
+            with redis_client.sync_client().pipeline() as pipe:
+                counting.count_in(pipe)
+                count = pipe.execute()[0]
+        except redis_client.ERRORS as exc:
+            redis_client.failed("rate limits", exc)
+        else:
+            redis_client.succeeded()
+            return counting.result(count)
     with connection.cursor() as cursor:
         cursor.execute(*counting.upsert)
         (count,) = cursor.fetchone()
@@ -151,29 +186,54 @@ def peek(scope: str, ident: str, rate: Rate) -> Hit:
     """The current count of ``ident`` in ``scope``, without counting a hit."""
     now = time.time()
     start, end = _window(rate, now)
+    key = _row_key(scope, ident, start)
+    retry_after = max(1, math.ceil(end - now))
+    if redis_client.enabled():
+        try:
+            value = redis_client.sync_client().get(_REDIS_PREFIX + key)
+        except redis_client.ERRORS as exc:
+            redis_client.failed("rate limits", exc)
+        else:
+            redis_client.succeeded()
+            return Hit(count=int(value or 0), rate=rate, retry_after=retry_after)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT count FROM {_table()} WHERE key = %s",  # noqa: S608
-            [_row_key(scope, ident, start)],
-        )
+        cursor.execute(f"SELECT count FROM {_table()} WHERE key = %s", [key])  # noqa: S608
         row = cursor.fetchone()
-    return Hit(count=row[0] if row else 0, rate=rate, retry_after=max(1, math.ceil(end - now)))
+    return Hit(count=row[0] if row else 0, rate=rate, retry_after=retry_after)
 
 
 def reset(scope: str, ident: str, rate: Rate) -> None:
     start, _ = _window(rate, time.time())
+    key = _row_key(scope, ident, start)
+    if redis_client.enabled():
+        try:
+            redis_client.sync_client().delete(_REDIS_PREFIX + key)
+        except redis_client.ERRORS as exc:
+            redis_client.failed("rate limits", exc)
+        else:
+            redis_client.succeeded()
+    # Also the table's row: it holds the hits counted while Redis was away.
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {_table()} WHERE key = %s",  # noqa: S608
-            [_row_key(scope, ident, start)],
-        )
+        cursor.execute(f"DELETE FROM {_table()} WHERE key = %s", [key])  # noqa: S608
 
 
 async def ahit(scope: str, ident: str, rate: Rate) -> Hit:
     """``hit`` for async callers. On PostgreSQL the upsert runs on the native
     async pool (config.runtime.native_db): the check on every API request costs one
     round trip, not a thread hop. Elsewhere it runs on the request's own sync
-    thread, with the request's connection, like every other ORM call."""
+    thread, with the request's connection, like every other ORM call. With
+    Redis, one round trip on the event loop's asyncio client."""
+    if redis_client.enabled():
+        counting = _Counting(scope, ident, rate)
+        try:
+            async with redis_client.async_client().pipeline() as pipe:
+                counting.count_in(pipe)
+                count = (await pipe.execute())[0]
+        except redis_client.ERRORS as exc:
+            redis_client.failed("rate limits", exc)
+        else:
+            redis_client.succeeded()
+            return counting.result(count)
     if not native_db.native_enabled():
         return await sync_to_async(hit)(scope, ident, rate)
     counting = _Counting(scope, ident, rate)
