@@ -197,6 +197,23 @@ if REDIS_URL:
     # Django's cached_db, reading the database when the cache fails.
     SESSION_ENGINE = "config.sessions"
 
+# CORS for the API (django-cors-headers): origins such as
+# "https://app.example" that may call /api/ from a browser. None by default;
+# never "*", and no cookies cross origins: such callers send a bearer token.
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
+CORS_URLS_REGEX = r"^/api/"
+CORS_ALLOW_CREDENTIALS = False
+CORS_PREFLIGHT_MAX_AGE = env_int("CORS_PREFLIGHT_MAX_AGE", 600)
+if CORS_ALLOWED_ORIGINS:
+    INSTALLED_APPS.append("corsheaders")
+    # Ahead of the size limits and the throttle: a preflight is answered
+    # before them, so it is never counted, and their refusals carry CORS
+    # headers a browser script can read.
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("config.access.middleware.RequestLimitsMiddleware"),
+        "corsheaders.middleware.CorsMiddleware",
+    )
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
