@@ -87,9 +87,11 @@ async def create_order(
     idempotency_key: str | None = Header(
         None,
         alias=IDEMPOTENCY_HEADER,
-        min_length=1,
+        # Blank keys are refused below, with a message that names the header.
         max_length=services.MAX_IDEMPOTENCY_KEY_LENGTH,
         pattern=TEXT_PATTERN,
+        description="Up to 255 characters, not blank: a retry with the same key "
+        "returns the first order.",
     ),
 ):
     """Places an order at the server's current prices and takes the stock, in
@@ -97,8 +99,20 @@ async def create_order(
     already placed an order for this user, 200 with that order (and the
     `Idempotent-Replayed: true` header) and nothing new is placed. 409 when a
     product has too little stock (nothing is taken); 422 for unknown or
-    inactive products, bad quantities, duplicates, or a key reused with
-    different items."""
+    inactive products, bad quantities, duplicates, an empty or blank key, or
+    a key reused with different items."""
+    if idempotency_key is not None and not idempotency_key.strip():
+        # An empty header is a client bug (a key generator that printed
+        # nothing), not a request without a key: a retry would order twice.
+        raise ValidationError(
+            [
+                {
+                    "type": "idempotency_key_blank",
+                    "loc": ["header", IDEMPOTENCY_HEADER],
+                    "msg": f"{IDEMPOTENCY_HEADER} is empty: send a key, or leave the header out.",
+                }
+            ]
+        )
     lines = [services.OrderLine(item.product_id, item.quantity) for item in payload.items]
     try:
         order, created = await sync_to_async(services.order_create)(

@@ -515,3 +515,16 @@ async def test_staff_need_the_change_permission_to_cancel_others_orders(
     allowed = await staff_api.post(f"/api/orders/{order_id}/cancel")
     assert allowed.status_code == 200
     assert await stock(product) == 5
+
+
+@pytest.mark.parametrize("key", ["", "   "])
+async def test_an_empty_or_blank_idempotency_key_is_422_naming_the_header(api, key):
+    product = await sync(make_product, stock=5)
+    body = {"items": [{"product_id": product.pk, "quantity": 1}]}
+    response = await api.post("/api/orders", body, **{"Idempotency-Key": key})
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["header", "Idempotency-Key"]
+    assert "Idempotency-Key" in error["msg"]
+    assert await stock(product) == 5
+    assert await Order.objects.acount() == 0
