@@ -22,11 +22,8 @@ def product_list(request):
     search with ``?q=``; pagination links keep both."""
     categories = list(Category.objects.order_by("name"))
     slug = request.GET.get("category") or None
-    category = None
-    if slug:
-        category = next((c for c in categories if c.slug == slug), None)
-        if category is None:
-            raise Http404("No such category.")
+    # An unknown category lists nothing (200), as /api/products does.
+    category = next((c for c in categories if c.slug == slug), None) if slug else None
     q = search_term(request.GET.get("q"))
     # Only what the page shows: descriptions and timestamps cost a noticeable
     # share of the page's CPU to fetch and parse (tests/catalog/test_views.py

@@ -11,9 +11,10 @@ PAGE_SIZE = 20
 
 
 class MovieSearchForm(forms.Form):
-    """The list page's search box and genre filter. An invalid field (a genre
-    that does not exist, an over-long query) is shown with its error and left
-    out of the filter, rather than failing the page."""
+    """The list page's search box and genre filter. An invalid field is shown
+    with its error rather than failing the page: an over-long query is left
+    out of the filter, and a genre that does not exist matches no film (200
+    and an empty list, as /api/movies?genre= answers)."""
 
     q = forms.CharField(label="Title", required=False, max_length=100)
     genre = forms.ModelChoiceField(
@@ -33,6 +34,8 @@ def movie_list(request):
         filters["q"] = q
     if genre := form.cleaned_data.get("genre"):
         filters["genre"] = genre.slug
+    elif unknown := form.data.get("genre"):
+        filters["genre"] = unknown  # no such genre: no film has it
     # get_page() forgives a bad or out-of-range page number with the nearest page.
     page = Paginator(selectors.movie_list(**filters), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(

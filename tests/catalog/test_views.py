@@ -84,8 +84,15 @@ def test_category_filter_and_pagination_links_keep_the_filter(client):
     assert "Page 2 of 2" in second
 
 
-def test_unknown_category_is_404(client):
-    assert client.get("/products/?category=no-such-thing").status_code == 404
+def test_unknown_category_is_an_empty_list_as_in_the_api(client):
+    # One rule for pages and API: an unknown filter value matches nothing.
+    make_product(name="Copper Kettle")
+    response = client.get("/products/?category=no-such-thing")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "No products match." in html
+    assert "Copper Kettle" not in html
+    assert "Copper Kettle" in client.get("/products/").content.decode()
 
 
 def test_search_on_the_product_list(client):

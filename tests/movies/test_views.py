@@ -49,13 +49,23 @@ def test_no_match_says_so(client, classics):
     assert "No films match." in response.content.decode()
 
 
-def test_unknown_genre_is_reported_not_an_error_page(client, classics):
+def test_unknown_genre_is_an_empty_list_with_the_error_shown(client, classics):
+    # One rule for pages and API: an unknown filter value matches nothing.
     response = client.get("/movies/", {"genre": "no-such-genre", "q": "godfather"})
     assert response.status_code == 200
     html = response.content.decode()
     assert 'class="error"' in html
-    # The valid part of the search still applies.
-    assert page_titles(response) == ["The Godfather", "The Godfather: Part II"]
+    assert page_titles(response) == []
+    assert "No films match." in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_answers_an_unknown_genre_the_same_way(client, classics):
+    known = client.get("/api/movies", {"genre": "western"})
+    assert [m["title"] for m in known.json()["items"]] == ["The Good, the Bad and the Ugly"]
+    response = client.get("/api/movies", {"genre": "no-such-genre"})
+    assert response.status_code == 200
+    assert response.json() == {"items": [], "count": 0}
 
 
 def test_pagination_keeps_the_search_and_genre(client):
