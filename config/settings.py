@@ -290,6 +290,19 @@ ASGI_GC_GEN0_THRESHOLD = env_int("ASGI_GC_GEN0_THRESHOLD", 700)
 # one request at a time probes until the database answers. 0 turns it off.
 DB_FAIL_FAST_SECONDS = env_float("DB_FAIL_FAST_SECONDS", 1.0)
 
+# Seconds one statement may take on PostgreSQL: the server cancels it
+# (statement_timeout, lock waits included), and the runtime's backend closes a
+# connection that gets no answer a second later (a stopped server). Either is a
+# 503. 0 turns both off, for a long migration or import. Management commands
+# honour it too.
+DB_QUERY_TIMEOUT = env_float("DB_QUERY_TIMEOUT", 5.0)
+for _database in DATABASES.values():
+    if "postgresql" in _database["ENGINE"] and DB_QUERY_TIMEOUT > 0:
+        _options = _database["OPTIONS"] = dict(_database.get("OPTIONS", {}))
+        _options["options"] = (
+            f"{_options.get('options', '')} -c statement_timeout={round(DB_QUERY_TIMEOUT * 1000)}"
+        ).strip()
+
 # Hot read endpoints run their ORM-compiled SQL on an async psycopg pool on
 # PostgreSQL (config/runtime/native_db.py); these size that pool, per worker process.
 NATIVE_ASYNC_DB = env_bool("NATIVE_ASYNC_DB", RUNTIME)

@@ -30,7 +30,9 @@ piece                         replaces (Django 5.2)                       off sw
                               ``Template.render``: the context freed when
                               done
 ``postgresql``                ``DatabaseWrapper.get_new_connection``:       ``RUNTIME_DB_BACKEND``
-                              fail fast while the database is down
+                              fail fast while the database is down;
+                              psycopg's ``Connection.wait``: a deadline
+                              on every wait (``DB_QUERY_TIMEOUT``)
 ``native_db``                 the async ORM's thread hop per query, for     ``NATIVE_ASYNC_DB``
                               ``values()`` querysets on PostgreSQL:
                               ``evaluate`` runs them on an async psycopg

@@ -6,6 +6,15 @@ or the server refused), every other attempt in the next
 of waiting out the timeout again; after that one attempt at a time probes the
 database while the rest keep failing fast, until one succeeds.
 
+Every wait on the server also has a deadline (``DeadlineConnection``): a
+statement, commit or pool health check that gets no answer within
+``DB_QUERY_TIMEOUT`` plus a second closes its connection and raises
+OperationalError (a 503). The server's own ``statement_timeout`` (set to
+``DB_QUERY_TIMEOUT`` by config/settings.py) ends a slow statement first; the
+deadline is for a server that answers nothing at all, such as a stopped one,
+whose kernel still acknowledges every packet: psycopg's sync waits have no
+limit of their own.
+
 Why: the ASGI handler runs sync work on a few long-lived threads per worker
 (config/runtime/handler.py). Without this, requests queued behind one waiting on a
 dead database would each wait a whole pool timeout in turn; with it, only the
@@ -17,11 +26,13 @@ Everything else is Django's backend: ``ENGINE = "config.runtime.postgresql"``.
 
 import threading
 import time
+from collections.abc import Generator
 from typing import Any
 
 import psycopg
 from django.conf import settings
 from django.db.backends.postgresql.base import DatabaseWrapper as PostgreSQLDatabaseWrapper
+from psycopg import errors
 
 
 class ConnectBreaker:
@@ -79,7 +90,51 @@ def breaker_for(alias: str) -> ConnectBreaker:
         return _breakers.setdefault(alias, ConnectBreaker())
 
 
+# Past the server's statement_timeout, so that a server that is up reports
+# its own cancellation (and the connection stays usable) before the client
+# gives up on it.
+DEADLINE_GRACE_SECONDS = 1.0
+
+
+def answer_deadline() -> float | None:
+    """Seconds a wait on the server may take, or None for no limit."""
+    timeout: float = settings.DB_QUERY_TIMEOUT
+    return timeout + DEADLINE_GRACE_SECONDS if timeout > 0 else None
+
+
+class DeadlineConnection(psycopg.Connection[Any]):
+    """A psycopg connection whose every wait on the server (a statement and
+    its rows, commit, rollback, the pool's health check) ends by
+    ``answer_deadline()``. psycopg runs all of them through ``wait()``."""
+
+    def wait(
+        self, gen: Generator[Any, Any, Any], interval: float = 0.1, timeout: float | None = None
+    ) -> Any:
+        deadline = answer_deadline() if timeout is None else timeout
+        try:
+            return super().wait(gen, interval=interval, timeout=deadline)
+        except errors._WaitTimeout:
+            if timeout is not None:
+                raise  # the caller's own timeout (notifies())
+            # Mid-exchange, the connection is in no state to reuse: close it, as
+            # psycopg does when a cancelled query will not end.
+            self.pgconn.finish()
+            raise psycopg.OperationalError(
+                f"database unavailable: no answer within {deadline:.1f}s, connection closed"
+            ) from None
+
+
 class DatabaseWrapper(PostgreSQLDatabaseWrapper):
+    def __init__(self, settings_dict: dict[str, Any], alias: str = "default") -> None:
+        pool = settings_dict.get("OPTIONS", {}).get("pool")
+        if pool:
+            # The pool makes its connections with the class its options name.
+            pool_options = {} if pool is True else pool
+            options = {**settings_dict["OPTIONS"], "pool": {**pool_options}}
+            options["pool"]["connection_class"] = DeadlineConnection
+            settings_dict = {**settings_dict, "OPTIONS": options}
+        super().__init__(settings_dict, alias)
+
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         breaker = breaker_for(self.alias)
         cooldown = settings.DB_FAIL_FAST_SECONDS
@@ -90,4 +145,8 @@ class DatabaseWrapper(PostgreSQLDatabaseWrapper):
             breaker.failed(cooldown)
             raise
         breaker.succeeded()
+        if type(connection) is psycopg.Connection:
+            # Without the pool Django connects with psycopg.connect(); the
+            # subclass adds behaviour only, so the object can take it on.
+            connection.__class__ = DeadlineConnection
         return connection
