@@ -87,6 +87,16 @@ class OrderItemInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        # The items are part of the order: whoever may see it sees them.
+        opts = Order._meta
+        return request.user.has_perm(f"{opts.app_label}.view_order") or request.user.has_perm(
+            f"{opts.app_label}.change_order"
+        )
+
     @admin.display(description="line total")
     def line_total(self, obj):
         return obj.line_total
@@ -108,7 +118,7 @@ class OrderAdmin(admin.ModelAdmin):
         "user",
         "status",
         "subtotal",
-        "tax_rate",
+        "tax_percent",
         "tax",
         "total",
         "idempotency_key",
@@ -126,6 +136,18 @@ class OrderAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def has_change_permission(self, request, obj=None):
+        # An order's own page is view-only, with no Save buttons; the change
+        # permission still allows the list's actions, which call the services.
+        if obj is not None:
+            return False
+        return super().has_change_permission(request)
+
+    @admin.display(description="tax rate")
+    def tax_percent(self, obj):
+        """As the site writes it: 0.1000 → "10%"."""
+        return f"{(obj.tax_rate * 100).normalize():f}%"
 
     @admin.display(description="lines", ordering="item_count")
     def item_count(self, obj):

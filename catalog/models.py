@@ -165,7 +165,8 @@ class OrderItem(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.quantity} × {self.product_id}"
+        # The admin labels each item row with this: "2 × Ceramic Mug".
+        return f"{self.quantity} × {self.product.name}"
 
     @property
     def line_total(self) -> Decimal:

@@ -96,6 +96,8 @@ class ProjectAdminSite(admin.AdminSite):
     (config.text)."""
 
     login_form = AdminLoginForm
+    site_header = "Reel & Shelf administration"
+    site_title = "Reel & Shelf admin"
 
     def admin_view(self, view, cacheable=False):
         inner = super().admin_view(view, cacheable)

@@ -7,6 +7,7 @@ from django.test.utils import CaptureQueriesContext
 
 from catalog.models import Order, Product
 from catalog.services import OrderLine, order_create
+from conftest import grant
 from tests.catalog.factories import make_category, make_order, make_product
 
 pytestmark = pytest.mark.django_db
@@ -129,3 +130,44 @@ def test_mark_paid_action(admin_client, user):
     order = make_order(user=user)
     admin_client.post(ORDERS, {"action": "mark_paid", "_selected_action": [order.pk]})
     assert Order.objects.get(pk=order.pk).status == "paid"
+
+
+def test_order_page_labels_items_by_product_and_shows_the_tax_rate_as_a_percentage(
+    admin_client, user
+):
+    mug = make_product(name="Ceramic Mug", price=Decimal("8.25"), stock=5)
+    book = make_product(name="Two Scoops of Django", price=Decimal("39.95"), stock=5)
+    order, _ = order_create(user=user, items=[OrderLine(book.pk, 2), OrderLine(mug.pk, 1)])
+    html = admin_client.get(f"{ORDERS}{order.pk}/change/").content.decode()
+    assert "2 × Two Scoops of Django" in html and "1 × Ceramic Mug" in html
+    assert f"2 × {book.pk}<" not in html
+    assert "10%" in html
+    assert "0.1000" not in html
+
+
+def test_an_order_page_has_no_save_buttons_and_a_post_changes_nothing(admin_client, user):
+    order = make_order(user=user, items=[(make_product(), 1)])
+    url = f"{ORDERS}{order.pk}/change/"
+    html = admin_client.get(url).content.decode()
+    assert 'name="_save"' not in html and 'name="_continue"' not in html
+    assert 'name="_addanother"' not in html
+    updated = Order.objects.get(pk=order.pk).updated
+    response = admin_client.post(url, {"status": "paid", "_save": "Save"})
+    assert response.status_code == 403
+    assert Order.objects.get(pk=order.pk).updated == updated
+    assert Order.objects.get(pk=order.pk).status == "pending"
+
+
+def test_staff_with_order_permissions_see_the_items_and_may_use_the_actions(
+    client, user, staff_user
+):
+    grant(staff_user, "catalog.view_order", "catalog.change_order")
+    client.force_login(staff_user)
+    product = make_product(name="Copper Kettle", stock=5)
+    order, _ = order_create(user=user, items=[OrderLine(product.pk, 2)])
+    html = client.get(f"{ORDERS}{order.pk}/change/").content.decode()
+    assert "2 × Copper Kettle" in html
+    assert 'name="_save"' not in html
+    client.post(ORDERS, {"action": "cancel", "_selected_action": [order.pk]})
+    assert Order.objects.get(pk=order.pk).status == "cancelled"
+    assert Product.objects.get(pk=product.pk).stock == 5
