@@ -319,6 +319,8 @@ API_THROTTLE_ANON = os.environ.get("API_THROTTLE_ANON", "120/min")  # per client
 API_THROTTLE_TOKEN = os.environ.get("API_THROTTLE_TOKEN", "600/min")  # per token, any call
 API_THROTTLE_WRITE = os.environ.get("API_THROTTLE_WRITE", "60/min")  # per token, writes
 LOGIN_THROTTLE = os.environ.get("LOGIN_THROTTLE", "5/15min")  # failures per user and address
+# failures per address, across user names
+LOGIN_THROTTLE_ADDRESS = os.environ.get("LOGIN_THROTTLE_ADDRESS", "20/15min")
 # Proxies in front of the app that append to X-Forwarded-For. This one
 # setting decides whether forwarded headers count at all: with 0 (no proxy
 # declared) X-Forwarded-For and X-Forwarded-Proto are ignored, since any

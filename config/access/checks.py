@@ -6,7 +6,13 @@ from django.core.checks import Error, register
 
 from config.access.ratelimit import Rate
 
-RATE_SETTINGS = ("API_THROTTLE_ANON", "API_THROTTLE_TOKEN", "API_THROTTLE_WRITE", "LOGIN_THROTTLE")
+RATE_SETTINGS = (
+    "API_THROTTLE_ANON",
+    "API_THROTTLE_TOKEN",
+    "API_THROTTLE_WRITE",
+    "LOGIN_THROTTLE",
+    "LOGIN_THROTTLE_ADDRESS",
+)
 
 
 @register()

@@ -1,10 +1,21 @@
-"""Logging in, for the site and the admin: failed attempts are throttled per
-user name and client address (``LOGIN_THROTTLE``, default 5 per 15 minutes).
+"""Logging in, for the site and the admin: attempts are limited per user name
+and client address (``LOGIN_THROTTLE``, default 5 failures per 15 minutes)
+and per client address across all user names (``LOGIN_THROTTLE_ADDRESS``,
+default 20 failures per 15 minutes).
 
-Past the limit the form refuses even the right password until the window
-ends, with "Too many failed attempts, try again in N minutes." and HTTP 429;
-a successful login clears the count. Counting per name *and* address means
-an attacker guessing one account cannot lock its owner out from elsewhere.
+Past either limit the form refuses even the right password until the window
+ends, with "Too many failed attempts, try again in N minutes." and HTTP 429.
+Counting per name *and* address means an attacker guessing one account cannot
+lock its owner out from elsewhere; the per-address count stops one address
+from trying every user name once each.
+
+Each attempt is counted *before* its password is checked, by the one atomic
+statement that also returns the count (``ratelimit.hit``), and only an attempt
+that count allows is checked: 30 concurrent guesses at a limit of 5 get 5
+checks, not as many as read the count before any was written. A successful
+login then clears its name-and-address count and takes its own attempt back
+from the address's, so the address count is of failures (plus attempts in
+flight) and logging in to one's own account does not reset it.
 """
 
 import math
@@ -21,10 +32,17 @@ from config.access import ratelimit
 from config.text import without_nul
 
 SCOPE = "login-failures"
+ADDRESS_SCOPE = "login-failures-address"
 
 
-def _ident(username: str, request) -> str:
-    return f"{username.strip().lower()}|{ratelimit.client_address(request)}"
+def _take_back(counts, *, success: bool = False) -> None:
+    """Uncount an attempt that was not a failed password; a success also
+    clears the name-and-address failures before it."""
+    for scope, ident, rate in counts:
+        if success and scope == SCOPE:
+            ratelimit.reset(scope, ident, rate)
+        else:
+            ratelimit.undo(scope, ident, rate)
 
 
 # The mixin's methods call the form's (has_error, clean); at run time it stays
@@ -41,14 +59,23 @@ class ThrottledLoginMixin(_LoginFormBase):
     def clean(self):
         username = self.cleaned_data.get("username")
         password = self.cleaned_data.get("password")
-        rate = ratelimit.rate_setting("LOGIN_THROTTLE")
-        if not (username and password and rate and self.request is not None):
+        if not (username and password and self.request is not None):
             return super().clean()
-        ident = _ident(username, self.request)
-        current = ratelimit.peek(SCOPE, ident, rate)
-        if current.count >= rate.limit:
-            self.retry_after = current.retry_after
-            minutes = math.ceil(current.retry_after / 60)
+        address = ratelimit.client_address(self.request)
+        named = (
+            (SCOPE, f"{username.strip().lower()}|{address}", "LOGIN_THROTTLE"),
+            (ADDRESS_SCOPE, address, "LOGIN_THROTTLE_ADDRESS"),
+        )
+        counts = [
+            (scope, ident, rate)
+            for scope, ident, setting in named
+            if (rate := ratelimit.rate_setting(setting))
+        ]
+        hits = [ratelimit.hit(scope, ident, rate) for scope, ident, rate in counts]
+        refused = [hit for hit in hits if not hit.allowed]
+        if refused:
+            self.retry_after = max(hit.retry_after for hit in refused)
+            minutes = math.ceil(self.retry_after / 60)
             raise ValidationError(
                 "Too many failed attempts, try again in %(minutes)d minute%(plural)s.",
                 code="throttled",
@@ -57,10 +84,10 @@ class ThrottledLoginMixin(_LoginFormBase):
         try:
             cleaned = super().clean()
         except ValidationError as exc:
-            if getattr(exc, "code", None) in {"invalid_login", "inactive"}:
-                ratelimit.hit(SCOPE, ident, rate)
+            if getattr(exc, "code", None) not in {"invalid_login", "inactive"}:
+                _take_back(counts)  # not a password that failed
             raise
-        ratelimit.reset(SCOPE, ident, rate)
+        _take_back(counts, success=True)
         return cleaned
 
     def is_throttled(self) -> bool:

@@ -217,6 +217,33 @@ def reset(scope: str, ident: str, rate: Rate) -> None:
         cursor.execute(f"DELETE FROM {_table()} WHERE key = %s", [key])  # noqa: S608
 
 
+# DECR only a key that is there: one whose window ended is gone, and a DECR
+# would leave a -1 behind with no expiry.
+_REDIS_UNDO = "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end"
+
+
+def undo(scope: str, ident: str, rate: Rate) -> None:
+    """Take back one hit counted by ``hit`` in the current window (never below
+    zero): for a count of attempts that keeps only the failed ones."""
+    start, _ = _window(rate, time.time())
+    key = _row_key(scope, ident, start)
+    if redis_client.enabled():
+        try:
+            undone = redis_client.sync_client().eval(_REDIS_UNDO, 1, _REDIS_PREFIX + key)
+        except redis_client.ERRORS as exc:
+            redis_client.failed("rate limits", exc)
+        else:
+            redis_client.succeeded()
+            if undone is not None:
+                return
+    # The hit went to the table (no Redis, or Redis was away when it counted).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_table()} SET count = count - 1 WHERE key = %s AND count > 0",  # noqa: S608
+            [key],
+        )
+
+
 async def ahit(scope: str, ident: str, rate: Rate) -> Hit:
     """``hit`` for async callers. On PostgreSQL the upsert runs on the native
     async pool (config.runtime.native_db): the check on every API request costs one
