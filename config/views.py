@@ -1,4 +1,5 @@
 import asyncio
+import functools
 import logging
 
 from asgiref.sync import sync_to_async
@@ -19,8 +20,8 @@ async def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
-def _ping_database() -> None:
-    connection = connections["default"]
+def _ping_database(alias: str = "default") -> None:
+    connection = connections[alias]
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -30,25 +31,43 @@ def _ping_database() -> None:
         connection.close()
 
 
-async def readyz(request):
-    """200 when the database answers, 503 with a reason otherwise, within
-    READYZ_TIMEOUT seconds even when the database hangs."""
+async def _database_problem(alias: str) -> str | None:
+    """None when ``alias`` answers within READYZ_TIMEOUT, else why not."""
+    ping = _ping_database if alias == "default" else functools.partial(_ping_database, alias)
     try:
         async with asyncio.timeout(settings.READYZ_TIMEOUT):
             # Not thread-sensitive: a hung connect must not hold up the shared
             # thread that serves other requests' database work.
-            await sync_to_async(_ping_database, thread_sensitive=False)()
+            await sync_to_async(ping, thread_sensitive=False)()
     except TimeoutError:
-        return JsonResponse(
-            {"status": "unavailable", "detail": "database did not answer in time"}, status=503
-        )
+        return "did not answer in time"
     except Exception as exc:
-        logger.warning("readyz: database unreachable: %s", exc.__class__.__name__)
+        logger.warning("readyz: database %s unreachable: %s", alias, exc.__class__.__name__)
+        return f"unreachable ({exc.__class__.__name__})"
+    return None
+
+
+async def readyz(request):
+    """200 when the primary database answers, 503 with a reason otherwise,
+    within READYZ_TIMEOUT seconds even when a database hangs. Every database
+    is reported under ``databases``; a read replica that does not answer
+    makes the status "degraded" but not 503: every app host shares the
+    replicas, so taking hosts out of the load balancer would not help."""
+    aliases = list(settings.DATABASES)
+    answers = await asyncio.gather(*map(_database_problem, aliases))
+    problems = dict(zip(aliases, answers, strict=True))
+    databases = {alias: problem or "ok" for alias, problem in problems.items()}
+    if problems["default"]:
         return JsonResponse(
-            {"status": "unavailable", "detail": f"database unreachable ({exc.__class__.__name__})"},
+            {
+                "status": "unavailable",
+                "detail": f"database {problems['default']}",
+                "databases": databases,
+            },
             status=503,
         )
-    return JsonResponse({"status": "ok"})
+    status = "degraded" if any(problems.values()) else "ok"
+    return JsonResponse({"status": status, "databases": databases})
 
 
 def home(request):
