@@ -37,7 +37,10 @@ class Standby(ThrowawayCluster):
     def init(self) -> None:
         self.run(
             "pg_basebackup", "-D", str(self.data), "-h", "127.0.0.1",
-            "-p", str(self.primary.port), "-U", "postgres", "-R", "-X", "stream", "-c", "fast", "--no-sync",
+            "-p", str(self.primary.port), "-U", "postgres",
+            # A standby's configuration (-R), the WAL meanwhile, no wait for
+            # the next checkpoint.
+            "-R", "-X", "stream", "-c", "fast", "--no-sync",
         )  # fmt: skip
 
 
