@@ -179,29 +179,6 @@ else:
     _test_db_name = f"test_{DATABASES['default']['NAME']}_{os.getpid()}"
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("DATABASE_TEST_NAME") or _test_db_name}
 
-# Read replicas (streaming standbys of the primary): reads go to one of them,
-# writes to the primary, and a client that has just written reads from the
-# primary for REPLICA_READ_AFTER_WRITE_SECONDS (config/routers.py). Each
-# replica is configured as the primary is (engine, pool, timeouts); tests
-# read them as mirrors of the test database.
-DATABASE_REPLICAS = []
-for _number, _url in enumerate(env_list("DATABASE_REPLICA_URLS", []), start=1):
-    _parsed = dj_database_url.parse(_url)
-    _replica = dict(DATABASES["default"], OPTIONS=dict(DATABASES["default"].get("OPTIONS", {})))
-    for _key in ("NAME", "USER", "PASSWORD", "HOST", "PORT"):
-        _replica[_key] = _parsed.get(_key, "")
-    _replica["TEST"] = {"MIRROR": "default"}
-    DATABASES[f"replica{_number}"] = _replica  # type: ignore[assignment]
-    DATABASE_REPLICAS.append(f"replica{_number}")
-REPLICA_READ_AFTER_WRITE_SECONDS = env_float("REPLICA_READ_AFTER_WRITE_SECONDS", 5.0)
-if DATABASE_REPLICAS:
-    DATABASE_ROUTERS = ["config.routers.PrimaryReplicaRouter"]
-    # Before anything reads: the throttle resolves tokens.
-    MIDDLEWARE.insert(
-        MIDDLEWARE.index("config.access.middleware.RequestLimitsMiddleware"),
-        "config.routers.ReadAfterWriteMiddleware",
-    )
-
 # Redis (optional): rate-limit counters, Django's cache and cached sessions.
 # Without it the counters live in the database, the cache is per process and
 # sessions are database rows. While it is unreachable, counters and sessions
@@ -383,19 +360,42 @@ NINJA_PAGINATION_MAX_LIMIT = API_MAX_PAGE_SIZE
 # @paginate without a class: limit/offset with a bounded offset.
 NINJA_PAGINATION_CLASS = "config.pagination.Pagination"
 
+# Observability (config/observability/): one access line per request,
+# request ids, Server-Timing on the API, Prometheus metrics. OBSERVABILITY=0
+# turns all of it off; ACCESS_LOG=0 the access lines alone.
+OBSERVABILITY = env_bool("OBSERVABILITY", True)
+ACCESS_LOG = env_bool("ACCESS_LOG", True)
+# "text": readable lines (the default in debug); "json": one JSON object per
+# line, for a log pipeline (the default otherwise).
+LOG_FORMAT = (os.environ.get("LOG_FORMAT") or ("text" if DEBUG else "json")).strip().lower()
+if LOG_FORMAT not in {"text", "json"}:
+    sys.exit(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}.")
+# /metrics answers only these client addresses or networks (as trusted, see
+# TRUSTED_PROXY_COUNT) or a request with "Authorization: Bearer METRICS_TOKEN";
+# with neither set (the default) there is no /metrics and nothing is counted.
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", [])
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
 # Every handler scrubs tokens, Authorization and Cookie headers and password
-# fields from records (config.access.log_filters); Django's own "django" logger keeps
+# fields from records (config.access.log_filters) and stamps them with the
+# request's id (config.observability.logs); Django's own "django" logger keeps
 # no handlers of its own and passes its records to these.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_secrets": {"()": "config.access.log_filters.RedactSecretsFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {
+        "redact_secrets": {"()": "config.access.log_filters.RedactSecretsFilter"},
+        "request_id": {"()": "config.observability.logs.RequestIdFilter"},
+    },
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "config.observability.logs.JsonFormatter"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["redact_secrets"],
+            "formatter": LOG_FORMAT,
+            "filters": ["redact_secrets", "request_id"],
         }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},

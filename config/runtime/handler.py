@@ -117,6 +117,11 @@ class PooledThreadASGIHandler(ASGIHandler):
         ]
         self._in_flight = [0] * count
 
+    def sync_backlog(self) -> int:
+        """Sync calls queued for the threads and not yet started (a metric:
+        config/observability)."""
+        return sum(thread._work_queue.qsize() for thread in self._threads)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self.lifespan(receive, send)

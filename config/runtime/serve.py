@@ -40,6 +40,10 @@ another instance of this server included, stops start-up before any worker
 starts (``ensure_port_free``). SIGTERM or
 SIGINT stop the workers gracefully: uvicorn finishes the requests in flight.
 
+The workers share a directory for their Prometheus samples
+(``PROMETHEUS_MULTIPROC_DIR``, ``prepare_metrics_dir``), emptied at start;
+a dead worker's gauges are dropped when it is replaced.
+
 ``--reload`` (what ``make run`` uses) is for development only: uvicorn's
 reloader (watchfiles) runs one worker, with the same settings, and restarts it
 when a Python file or a template of the project changes. Without it nothing
@@ -48,12 +52,15 @@ watches files.
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from functools import partial
@@ -68,6 +75,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors import ChangeReload
 
 APPLICATION = "config.asgi:application"
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 BACKLOG = 2048
 # Replacing workers that keep dying faster than this would only spin the CPU.
 RESTART_DELAY_SECONDS = 1.0
@@ -100,6 +108,33 @@ def ensure_port_free(host: str, port: int) -> None:
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind((host, port))
+
+
+def prepare_metrics_dir() -> str | None:
+    """Point ``PROMETHEUS_MULTIPROC_DIR`` at an empty directory before any
+    worker starts, so that the workers' Prometheus samples go to files there
+    and a scrape of any one of them covers all (config/observability/metrics.py).
+    A directory the operator set is emptied of an earlier run's files (they
+    would count again); otherwise a temporary one is made, and returned so
+    that ``run`` removes it at the end."""
+    given = os.environ.get(METRICS_DIR_ENV)
+    if given:
+        os.makedirs(given, exist_ok=True)
+        for name in os.listdir(given):
+            if name.endswith(".db"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(os.path.join(given, name))
+        return None
+    made = tempfile.mkdtemp(prefix="reelshelf-metrics-")
+    os.environ[METRICS_DIR_ENV] = made
+    return made
+
+
+def forget_worker_metrics(pid: int) -> None:
+    """Drop a dead worker's gauges from the scrape; its counts stay in the totals."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid, os.environ[METRICS_DIR_ENV])  # type: ignore[no-untyped-call]
 
 
 class HeadTimeoutProtocol(HttpToolsProtocol):
@@ -235,15 +270,20 @@ class Supervisor:
         except OSError as error:
             logger.error("Cannot listen on %s:%s: %s; stopping", host, port, error)
             return 1
-        self.processes = [self.start_worker() for _ in range(self.count)]
-        logger.info("Serving on http://%s:%s with %s workers", host, port, self.count)
-        while not self.stopping.wait(0.5):
-            self.replace_dead_workers()
-        for process in self.processes:
-            if process.is_alive() and process.pid is not None:
-                os.kill(process.pid, signal.SIGTERM)
-        for process in self.processes:
-            process.join()
+        metrics_dir = prepare_metrics_dir()
+        try:
+            self.processes = [self.start_worker() for _ in range(self.count)]
+            logger.info("Serving on http://%s:%s with %s workers", host, port, self.count)
+            while not self.stopping.wait(0.5):
+                self.replace_dead_workers()
+            for process in self.processes:
+                if process.is_alive() and process.pid is not None:
+                    os.kill(process.pid, signal.SIGTERM)
+            for process in self.processes:
+                process.join()
+        finally:
+            if metrics_dir is not None:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
         return 1 if self.failed else 0
 
     def replace_dead_workers(self) -> None:
@@ -258,6 +298,8 @@ class Supervisor:
             logger.warning(
                 "Worker %s died (exit code %s); replacing it", process.pid, process.exitcode
             )
+            if process.pid is not None:
+                forget_worker_metrics(process.pid)
             time.sleep(RESTART_DELAY_SECONDS)
             self.processes[index] = self.start_worker()
 
