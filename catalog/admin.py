@@ -4,7 +4,7 @@ from django.template.defaultfilters import pluralize
 
 from catalog import services
 from catalog.models import Category, Order, OrderItem, Product
-from catalog.pricing import price_with_tax
+from catalog.pricing import format_money, price_with_tax
 
 
 @admin.register(Category)
@@ -27,7 +27,7 @@ class CategoryAdmin(admin.ModelAdmin):
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ["name", "category", "price", "price_with_tax", "stock", "is_active"]
+    list_display = ["name", "category", "net_price", "price_with_tax", "stock", "is_active"]
     list_filter = ["is_active", "category"]
     list_select_related = ["category"]
     search_fields = ["name", "slug", "description", "category__name"]
@@ -48,9 +48,13 @@ class ProductAdmin(admin.ModelAdmin):
     actions = ["activate", "deactivate"]
     list_per_page = 50
 
+    @admin.display(description="price", ordering="price")
+    def net_price(self, obj):
+        return format_money(obj.price)
+
     @admin.display(description="price with tax", ordering="price")
     def price_with_tax(self, obj):
-        return price_with_tax(obj.price) if obj.price is not None else "—"
+        return format_money(price_with_tax(obj.price)) if obj.price is not None else "—"
 
     @admin.action(description="Activate selected products", permissions=["change"])
     def activate(self, request, queryset):
@@ -108,7 +112,7 @@ class OrderAdmin(admin.ModelAdmin):
     services (which keep stock right), so nothing here edits them directly:
     no add, no delete, read-only fields, and actions that call the services."""
 
-    list_display = ["id", "user", "status", "item_count", "total", "created"]
+    list_display = ["id", "user", "status", "item_count", "total_display", "created"]
     list_filter = ["status", "created"]
     list_select_related = ["user"]
     search_fields = ["=id", "user__username", "user__email", "idempotency_key"]
@@ -148,6 +152,10 @@ class OrderAdmin(admin.ModelAdmin):
     def tax_percent(self, obj):
         """As the site writes it: 0.1000 → "10%"."""
         return f"{(obj.tax_rate * 100).normalize():f}%"
+
+    @admin.display(description="total", ordering="total")
+    def total_display(self, obj):
+        return format_money(obj.total)
 
     @admin.display(description="lines", ordering="item_count")
     def item_count(self, obj):

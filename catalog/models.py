@@ -141,6 +141,9 @@ class Order(models.Model):
     def __str__(self):
         return f"Order #{self.pk}"
 
+    def get_absolute_url(self):
+        return reverse("catalog:order-detail", args=[self.pk])
+
 
 class OrderItem(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")

@@ -30,3 +30,30 @@ def price_with_tax(price: Decimal, rate: Decimal | None = None) -> Decimal:
     if rate is None:
         rate = tax_rate()
     return round_money(price * (1 + rate))
+
+
+def order_totals(subtotal: Decimal, rate: Decimal | None = None) -> tuple[Decimal, Decimal]:
+    """``(tax, total)`` of an order whose lines add up to ``subtotal`` (net):
+    tax is charged once, on the subtotal, so the cart, the checkout review and
+    the placed order show the same figures."""
+    total = price_with_tax(subtotal, rate)
+    return total - subtotal, total
+
+
+def currency_code() -> str:
+    return settings.CURRENCY_CODE
+
+
+def format_money(amount: Decimal | None) -> str:
+    """An amount as shoppers read it: ``CURRENCY_SYMBOL``, thousands
+    separators and cents ("$1,234.50", "-$3.00"); with no symbol set, the
+    code follows the figure ("1,234.50 USD")."""
+    if amount is None:
+        return ""
+    amount = round_money(Decimal(amount))
+    figure = f"{abs(amount):,.2f}"
+    sign = "-" if amount < 0 else ""
+    symbol = settings.CURRENCY_SYMBOL
+    if symbol:
+        return f"{sign}{symbol}{figure}"
+    return f"{sign}{figure} {settings.CURRENCY_CODE}"

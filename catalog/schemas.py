@@ -8,6 +8,7 @@ from typing import Annotated
 from ninja import Field, Schema
 from pydantic import BeforeValidator, PlainSerializer, StrictInt, WithJsonSchema, model_validator
 
+from catalog.pricing import currency_code
 from catalog.services import MAX_LINE_QUANTITY, MAX_ORDER_LINES
 from config.schemas import MAX_ID, TEXT_PATTERN, SearchText
 
@@ -17,6 +18,7 @@ Money = Annotated[
     Decimal,
     PlainSerializer(lambda value: format(value, ".2f"), return_type=str, when_used="always"),
 ]
+CURRENCY_DESCRIPTION = "ISO 4217 code of the amounts (the shop's CURRENCY_CODE), e.g. USD."
 Rate = Annotated[
     Decimal,
     PlainSerializer(lambda value: format(value.normalize(), "f"), return_type=str),
@@ -81,8 +83,13 @@ class ProductOut(Schema):
     category: CategoryOut
     price: Money = Field(description="Net price, a decimal string.")
     price_with_tax: Money = Field(description="Price including TAX_RATE, a decimal string.")
+    currency: str = Field(description=CURRENCY_DESCRIPTION)
     stock: int
     in_stock: bool
+
+    @staticmethod
+    def resolve_currency(obj) -> str:
+        return currency_code()
 
 
 class ProductDetailOut(ProductOut):
@@ -136,6 +143,11 @@ class OrderOut(Schema):
     tax_rate: Rate
     tax: Money
     total: Money
+    currency: str = Field(description=CURRENCY_DESCRIPTION)
+
+    @staticmethod
+    def resolve_currency(obj) -> str:
+        return currency_code()
 
 
 class StockConflictOut(Schema):

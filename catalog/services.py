@@ -23,8 +23,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from catalog import emails
 from catalog.models import Order, OrderItem, OrderStatus, Product
-from catalog.pricing import price_with_tax, tax_rate
+from catalog.pricing import order_totals, tax_rate
 
 logger = logging.getLogger(__name__)
 
@@ -156,11 +157,18 @@ def _order_place(*, user: User, lines: list[OrderLine], idempotency_key: str | N
         for line in lines
     ]
     OrderItem.objects.bulk_create(items)
-    subtotal = sum((item.line_total for item in items), Decimal("0"))
-    order.subtotal = subtotal
-    order.total = price_with_tax(subtotal, rate)
-    order.tax = order.total - subtotal
+    order.subtotal = sum((item.line_total for item in items), Decimal("0"))
+    order.tax, order.total = order_totals(order.subtotal, rate)
     order.save(update_fields=["subtotal", "tax", "total", "updated"])
+    # Only once the order is committed: a rolled-back order never mails
+    # anyone. robust: a mail server that is down is logged, and the order
+    # (already committed) still answers as placed.
+    order_id = order.pk
+
+    def send_confirmation() -> None:
+        emails.order_confirmation_send(order_id=order_id)
+
+    transaction.on_commit(send_confirmation, robust=True)
     return order
 
 

@@ -122,6 +122,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "catalog.context_processors.shop",
             ],
         },
     },
@@ -178,29 +179,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     _test_db_name = f"test_{DATABASES['default']['NAME']}_{os.getpid()}"
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("DATABASE_TEST_NAME") or _test_db_name}
-
-# Read replicas (streaming standbys of the primary): reads go to one of them,
-# writes to the primary, and a client that has just written reads from the
-# primary for REPLICA_READ_AFTER_WRITE_SECONDS (config/routers.py). Each
-# replica is configured as the primary is (engine, pool, timeouts); tests
-# read them as mirrors of the test database.
-DATABASE_REPLICAS = []
-for _number, _url in enumerate(env_list("DATABASE_REPLICA_URLS", []), start=1):
-    _parsed = dj_database_url.parse(_url)
-    _replica = dict(DATABASES["default"], OPTIONS=dict(DATABASES["default"].get("OPTIONS", {})))
-    for _key in ("NAME", "USER", "PASSWORD", "HOST", "PORT"):
-        _replica[_key] = _parsed.get(_key, "")
-    _replica["TEST"] = {"MIRROR": "default"}
-    DATABASES[f"replica{_number}"] = _replica  # type: ignore[assignment]
-    DATABASE_REPLICAS.append(f"replica{_number}")
-REPLICA_READ_AFTER_WRITE_SECONDS = env_float("REPLICA_READ_AFTER_WRITE_SECONDS", 5.0)
-if DATABASE_REPLICAS:
-    DATABASE_ROUTERS = ["config.routers.PrimaryReplicaRouter"]
-    # Before anything reads: the throttle resolves tokens.
-    MIDDLEWARE.insert(
-        MIDDLEWARE.index("config.access.middleware.RequestLimitsMiddleware"),
-        "config.routers.ReadAfterWriteMiddleware",
-    )
 
 # Redis (optional): rate-limit counters, Django's cache and cached sessions.
 # Without it the counters live in the database, the cache is per process and
@@ -293,6 +271,30 @@ CONTENT_SECURITY_POLICY = os.environ.get("DJANGO_CSP") or (
 
 # The catalog's tax rate, as in the seed article.
 TAX_RATE = Decimal(os.environ.get("TAX_RATE", "0.10"))
+# The shop's one currency: the ISO 4217 code goes with every amount in the
+# API and the mails; the symbol leads every price on pages, mails and admin.
+CURRENCY_CODE = (os.environ.get("CURRENCY_CODE") or "USD").strip().upper()
+CURRENCY_SYMBOL = os.environ.get("CURRENCY_SYMBOL", "$")
+
+# Mail (order confirmations, password resets): printed on the console in
+# debug, sent over SMTP otherwise. Tests use Django's in-memory outbox.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend"
+)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Reel & Shelf <shop@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The site's address for links in mails sent outside a request (an order
+# placed through the API); password-reset links use the request's host.
+SITE_URL = (os.environ.get("SITE_URL") or "http://127.0.0.1:8000").rstrip("/")
 
 # Long-lived threads that run sync work (sync views, async ORM calls) for the
 # ASGI handler (config/runtime/handler.py), per worker process. Sync views are mostly
@@ -344,6 +346,10 @@ API_THROTTLE_WRITE = os.environ.get("API_THROTTLE_WRITE", "60/min")  # per token
 LOGIN_THROTTLE = os.environ.get("LOGIN_THROTTLE", "5/15min")  # failures per user and address
 # failures per address, across user names
 LOGIN_THROTTLE_ADDRESS = os.environ.get("LOGIN_THROTTLE_ADDRESS", "20/15min")
+# Reset requests per client address, and per email address asked about.
+PASSWORD_RESET_THROTTLE = os.environ.get("PASSWORD_RESET_THROTTLE", "5/hour")
+SIGNUP_THROTTLE = os.environ.get("SIGNUP_THROTTLE", "10/hour")  # sign-ups per client address
+TOKEN_CREATE_THROTTLE = os.environ.get("TOKEN_CREATE_THROTTLE", "10/hour")  # tokens a user makes
 # Proxies in front of the app that append to X-Forwarded-For. This one
 # setting decides whether forwarded headers count at all: with 0 (no proxy
 # declared) X-Forwarded-For and X-Forwarded-Proto are ignored, since any

@@ -19,6 +19,8 @@ urlpatterns = [
     re_path(r"^api(?:/(?P<unmatched_path>.*))?$", api_not_found),
     # Ours first: the same login page, with failed attempts throttled.
     path("accounts/login/", LoginView.as_view(), name="login"),
+    # Sign up, the throttled password reset, API tokens (config/access/urls.py).
+    path("accounts/", include("config.access.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("movies/", include("movies.urls")),
     path("", include("catalog.urls")),

@@ -32,15 +32,16 @@ def test_product_list_shows_active_products_with_category_and_tax(client):
     html = response.content.decode()
     assert "Enamel Mug" in html
     assert "Kitchen" in html
-    assert "0.95" in html
-    assert "1.05" in html  # 1.045 rounded half up, not the float 1.04
+    assert "$0.95" in html
+    assert "$1.05" in html  # 1.045 rounded half up, not the float 1.04
     assert "Only 4 left" in html
     assert "Sold out" in html
     assert "Withdrawn Kettle" not in html
     assert "3 products" in html
-    # Each row links to the product's own page; prices read as in the admin.
+    # Each row links to the product's own page; prices carry the currency
+    # symbol and thousands separators.
     assert f'<a href="{big.get_absolute_url()}">Banquet Table</a>' in html
-    assert "1234.50" in html and "1357.95" in html
+    assert "$1,234.50" in html and "$1,357.95" in html
 
 
 def test_product_list_escapes_names_it_did_not_write(client):
