@@ -180,6 +180,29 @@ else:
     _test_db_name = f"test_{DATABASES['default']['NAME']}_{os.getpid()}"
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("DATABASE_TEST_NAME") or _test_db_name}
 
+# Read replicas (streaming standbys of the primary): reads go to one of them,
+# writes to the primary, and a client that has just written reads from the
+# primary for REPLICA_READ_AFTER_WRITE_SECONDS (config/routers.py). Each
+# replica is configured as the primary is (engine, pool, timeouts); tests
+# read them as mirrors of the test database.
+DATABASE_REPLICAS = []
+for _number, _url in enumerate(env_list("DATABASE_REPLICA_URLS", []), start=1):
+    _parsed = dj_database_url.parse(_url)
+    _replica = dict(DATABASES["default"], OPTIONS=dict(DATABASES["default"].get("OPTIONS", {})))
+    for _key in ("NAME", "USER", "PASSWORD", "HOST", "PORT"):
+        _replica[_key] = _parsed.get(_key, "")
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES[f"replica{_number}"] = _replica  # type: ignore[assignment]
+    DATABASE_REPLICAS.append(f"replica{_number}")
+REPLICA_READ_AFTER_WRITE_SECONDS = env_float("REPLICA_READ_AFTER_WRITE_SECONDS", 5.0)
+if DATABASE_REPLICAS:
+    DATABASE_ROUTERS = ["config.routers.PrimaryReplicaRouter"]
+    # Before anything reads: the throttle resolves tokens.
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("config.access.middleware.RequestLimitsMiddleware"),
+        "config.routers.ReadAfterWriteMiddleware",
+    )
+
 # Redis (optional): rate-limit counters, Django's cache and cached sessions.
 # Without it the counters live in the database, the cache is per process and
 # sessions are database rows. While it is unreachable, counters and sessions
