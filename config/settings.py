@@ -362,7 +362,8 @@ NATIVE_ASYNC_DB_POOL_MAX_SIZE = env_int("NATIVE_ASYNC_DB_POOL_MAX_SIZE", 10)
 READYZ_TIMEOUT = env_float("READYZ_TIMEOUT", 1.5)
 
 # Abuse limits (config.access.ratelimit): "N/period" such as "120/min" or "5/15min",
-# or "off". Counters live in the database, so they hold across processes.
+# or "off". Counters live in Redis with REDIS_URL, in the database otherwise,
+# so they hold across processes and hosts.
 API_THROTTLE_ANON = os.environ.get("API_THROTTLE_ANON", "120/min")  # per client address
 API_THROTTLE_TOKEN = os.environ.get("API_THROTTLE_TOKEN", "600/min")  # per token, any call
 API_THROTTLE_WRITE = os.environ.get("API_THROTTLE_WRITE", "60/min")  # per token, writes
