@@ -5,27 +5,36 @@ RowErrors, each with the line it starts on. Fatal problems (unreadable file,
 broken JSON, missing required columns) raise ImportFileError before anything
 is written.
 
-Writing: ``movie_import`` upserts records by (title, release date) in bulk,
-one transaction for the whole file:
+Writing: ``movie_import`` adds records by (title, release date) in bulk, one
+transaction for the whole file:
 
 - a new (title, release date) creates a movie, with a slug made from the title;
-- an existing one is updated when its rating, running time, director or
-  genres differ, and counted as unchanged otherwise, so a second run of the
-  same file changes nothing;
+- an existing one whose rating, running time, director or genres differ from
+  the file is *kept as the database has it* and reported with the fields that
+  differ (``RowChange``), unless ``update=True``: then the file's values win
+  and the report lists what changed. The database holds corrections (the demo
+  fixture's, an editor's in the admin) that re-importing a source file must
+  not silently undo. Identical movies count as unchanged, so a second run of
+  the same file changes nothing;
 - directors are matched by exact name (the oldest person of that name) and
   genres by slug or case-insensitive name; unknown ones are created, since an
-  import is how new people and genres arrive;
+  import is how new people and genres arrive, but only for movies that are
+  written. A new name close to an existing person's ("Lana Wachoski" beside
+  "Lana Wachowski") is reported as a likely misspelling;
 - a column (CSV) or key (JSON) the file does not have leaves that field of
   existing movies alone; an empty director or genre value clears it.
 
 Accepted columns/keys: title, release_date (YYYY-MM-DD), rating (whole number
 0–100), duration ("HH:MM:SS", ISO 8601 or whole minutes), director (a name),
-genres or genre (a comma-separated string, or in JSON a list of names). JSON
-is a list of flat objects or of Django fixture records ({"model", "pk",
-"fields": {...}}), such as the seed project's movies.
+genres or genre (a comma-separated string, or in JSON a list of names); any
+other column is ignored with a warning. CSV files are UTF-8, separated by
+commas, semicolons or tabs (whichever the header reads best with). JSON is a
+list of flat objects or of Django fixture records ({"model", "pk", "fields":
+{...}}), such as the seed project's movies.
 """
 
 import csv
+import difflib
 import io
 import json
 import re
@@ -35,6 +44,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -56,7 +66,13 @@ from movies.services import slug_base, slug_candidates
 REQUIRED_COLUMNS = ("title", "release_date", "rating", "duration")
 OPTIONAL_COLUMNS = ("director", "genres")
 COLUMN_ALIASES = {"genre": "genres"}
+KNOWN_COLUMNS = frozenset(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
+CSV_DELIMITERS = (",", ";", "\t")
 CHUNK_SIZE = 500
+# How alike a new director's name and an existing person's must be to be
+# reported as a likely misspelling (difflib's ratio: one wrong letter in a
+# name of 13 is 0.93; "Lana"/"Lilly Wachowski" is 0.83).
+SIMILAR_NAME_RATIO = 0.88
 
 _SPACES = re.compile(r"\s+")
 
@@ -97,12 +113,33 @@ class MovieRecord:
 
 
 @dataclass
+class RowChange:
+    """An existing movie that the file has other values for: ``fields`` are
+    (name, database value, file value), as text; ``applied`` says whether the
+    file's values were written."""
+
+    line: int
+    title: str
+    release_date: date
+    fields: list[tuple[str, str, str]]
+    applied: bool
+
+    def __str__(self):
+        changes = "; ".join(f"{name} {old} → {new}" for name, old, new in self.fields)
+        return f"line {self.line}: {self.title} ({self.release_date}): {changes}"
+
+
+@dataclass
 class ImportResult:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    # Existing movies that differ from the file, left as they were (no --update).
+    kept: int = 0
     skipped: int = 0
     errors: list[RowError] = field(default_factory=list)
+    changes: list[RowChange] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 # Reading ----------------------------------------------------------------------
@@ -220,8 +257,27 @@ def _canonical_keys(data: dict) -> dict:
     return result
 
 
-def _read_csv(text: str) -> tuple[list[tuple[int, dict]], list[RowError]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+def _csv_delimiter(text: str) -> str:
+    """The delimiter that makes the most known column names of the header
+    (a comma when none does better)."""
+    first_line = text.split("\n", 1)[0]
+
+    def known(delimiter: str) -> int:
+        header = next(csv.reader([first_line], delimiter=delimiter), [])
+        return sum(
+            COLUMN_ALIASES.get(c.strip().lower(), c.strip().lower()) in KNOWN_COLUMNS
+            for c in header
+        )
+
+    return max(CSV_DELIMITERS, key=known)
+
+
+def _unknown_columns(columns: Iterable[str]) -> list[str]:
+    return sorted({c for c in columns if c and c not in KNOWN_COLUMNS})
+
+
+def _read_csv(text: str) -> tuple[list[tuple[int, dict]], list[RowError], list[str]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_csv_delimiter(text))
     try:
         header = next(reader)
     except StopIteration:
@@ -238,6 +294,9 @@ def _read_csv(text: str) -> tuple[list[tuple[int, dict]], list[RowError]]:
     duplicated = sorted({c for c in columns if c and columns.count(c) > 1})
     if duplicated:
         raise ImportFileError(f"Column(s) given twice: {', '.join(duplicated)}.")
+    warnings = []
+    if unknown := _unknown_columns(columns):
+        warnings.append(f"unknown column(s) ignored: {', '.join(unknown)}")
     rows, errors = [], []
     while True:
         start = reader.line_num + 1
@@ -254,10 +313,10 @@ def _read_csv(text: str) -> tuple[list[tuple[int, dict]], list[RowError]]:
             errors.append(RowError(start, f"expected {len(columns)} values, found {len(values)}"))
             continue
         rows.append((start, dict(zip(columns, values, strict=True))))
-    return rows, errors
+    return rows, errors, warnings
 
 
-def _read_json(text: str) -> tuple[list[tuple[int, dict]], list[RowError]]:
+def _read_json(text: str) -> tuple[list[tuple[int, dict]], list[RowError], list[str]]:
     """Decode the top-level list item by item, to know each item's line."""
     decoder = json.JSONDecoder()
     index = _skip_space(text, 0)
@@ -288,7 +347,10 @@ def _read_json(text: str) -> tuple[list[tuple[int, dict]], list[RowError]]:
         rows.append((line, _canonical_keys(item)))
     if _skip_space(text, index + 1) < len(text):
         raise ImportFileError(_json_position(text, index + 1, "unexpected data after the list"))
-    return rows, errors
+    warnings = []
+    if unknown := _unknown_columns(key for _, data in rows for key in data):
+        warnings.append(f"unknown key(s) ignored: {', '.join(unknown)}")
+    return rows, errors, warnings
 
 
 def _skip_space(text: str, index: int) -> int:
@@ -301,20 +363,36 @@ def _json_position(text: str, index: int, message: str) -> str:
     return f"Invalid JSON at line {text.count(chr(10), 0, index) + 1}: {message}."
 
 
-def read_movie_file(path: Path, fmt: str | None = None) -> tuple[list[MovieRecord], list[RowError]]:
-    """Records in file order and the rows that cannot be imported. A later row
-    with the same title and release date as an earlier one is an error, not a
-    silent overwrite."""
+def _decode(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ImportFileError(
+            f"{path}: line {line} is not UTF-8 (byte 0x{data[exc.start]:02x} at column "
+            f"{column}): save the file as UTF-8 and import it again."
+        ) from None
+
+
+def read_movie_file(
+    path: Path, fmt: str | None = None
+) -> tuple[list[MovieRecord], list[RowError], list[str]]:
+    """Records in file order, the rows that cannot be imported, and warnings
+    about the file (columns it has that nothing reads). A later row with the
+    same title and release date as an earlier one is an error, not a silent
+    overwrite."""
     fmt = (fmt or path.suffix.lstrip(".")).lower()
     if fmt not in {"csv", "json"}:
         raise ImportFileError(f"Unknown format {fmt!r}: use a .csv or .json file, or --format.")
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ImportFileError(f"No such file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ImportFileError(f"Cannot read {path}: {exc}") from None
-    rows, errors = _read_csv(text) if fmt == "csv" else _read_json(text)
+    text = _decode(path, raw)
+    rows, errors, warnings = _read_csv(text) if fmt == "csv" else _read_json(text)
     records: list[MovieRecord] = []
     seen: dict[tuple[str, date], int] = {}
     for line, data in rows:
@@ -329,7 +407,7 @@ def read_movie_file(path: Path, fmt: str | None = None) -> tuple[list[MovieRecor
         seen[record.key] = line
         records.append(record)
     errors.sort(key=lambda error: error.line)
-    return records, errors
+    return records, errors, warnings
 
 
 # Writing ----------------------------------------------------------------------
@@ -352,18 +430,42 @@ def people_by_name(names: set[str]) -> dict[str, int]:
 class _References:
     """Name → id caches for people and genres, creating missing rows in bulk."""
 
-    def __init__(self) -> None:
+    def __init__(self, result: ImportResult) -> None:
+        self.result = result
         self.people: dict[str, int] = {}
         self.genres: dict[str, int] = {}
         for genre_id, slug, name in Genre.objects.values_list("id", "slug", "name"):
             self.genres[slug] = genre_id
             self.genres.setdefault(slugify(name), genre_id)
 
-    def person_ids(self, names: Iterable[str]) -> dict[str, int]:
+    def person_ids(self, names: dict[str, int]) -> dict[str, int]:
+        """``names`` maps each director's name to the line it first appears on."""
         missing = {name for name in names if name not in self.people}
         if missing:
+            new = missing - set(
+                Person.objects.filter(name__in=missing).values_list("name", flat=True)
+            )
+            self._report_similar(new, names)
             self.people.update(people_by_name(missing))
         return self.people
+
+    def _report_similar(self, new: set[str], lines: dict[str, int]) -> None:
+        """Warn about new names that look like a misspelling of a person's:
+        candidates share the first word ("Lana …"), one query per chunk."""
+        first_words = {name.split(" ", 1)[0] for name in new if " " in name}
+        if not first_words:
+            return
+        query = Q()
+        for word in first_words:
+            query |= Q(name__startswith=f"{word} ")
+        known = list(Person.objects.filter(query).values_list("name", flat=True).distinct())
+        for name in sorted(new, key=lambda n: lines[n]):
+            close = difflib.get_close_matches(name, known, n=1, cutoff=SIMILAR_NAME_RATIO)
+            if close:
+                self.result.warnings.append(
+                    f"line {lines[name]}: director {name!r} is new, added as a person of its "
+                    f"own; did you mean {close[0]!r}?"
+                )
 
     def genre_ids(self, names: Iterable[str]) -> dict[str, int]:
         new: dict[str, Genre] = {}
@@ -380,64 +482,113 @@ def _genre_slugs(record: MovieRecord) -> list[str]:
     return [slugify(name) for name in record.genres]
 
 
-def _apply_chunk(records: list[MovieRecord], refs: _References, result: ImportResult) -> None:
+def _differences(
+    movie: Movie, record: MovieRecord, genres: dict[int, str], known_genres: dict[str, int]
+) -> list[tuple[str, str, str]]:
+    """What ``record`` would change in ``movie``, as (field, now, file);
+    ``genres`` are the movie's current ones, id → name."""
+    found = []
+    if movie.rating != record.rating:
+        found.append(("rating", str(movie.rating), str(record.rating)))
+    if movie.duration != record.duration:
+        found.append(("running time", str(movie.duration), str(record.duration)))
+    current_director = movie.director.name if movie.director else None
+    if "director" not in record.absent and current_director != record.director:
+        found.append(("director", _name(current_director), _name(record.director)))
+    if "genres" not in record.absent:
+        wanted = {known_genres.get(slug, slug) for slug in _genre_slugs(record)}
+        if wanted != set(genres):
+            found.append(
+                (
+                    "genres",
+                    ", ".join(sorted(genres.values())) or "(none)",
+                    ", ".join(sorted(record.genres)) or "(none)",
+                )
+            )
+    return found
+
+
+def _name(value: str | None) -> str:
+    return repr(value) if value else "(none)"
+
+
+def _apply_chunk(
+    records: list[MovieRecord], refs: _References, result: ImportResult, update: bool = False
+) -> None:
     Through = Movie.genres.through
-    people = refs.person_ids(r.director for r in records if r.director)
-    genres = refs.genre_ids(name for r in records for name in r.genres)
     keys = {r.key for r in records}
     existing = {
         (movie.title, movie.release_date): movie
-        for movie in Movie.objects.filter(title__in={r.title for r in records})
+        for movie in Movie.objects.filter(title__in={r.title for r in records}).select_related(
+            "director"
+        )
         if (movie.title, movie.release_date) in keys
     }
-    current_genres: dict[int, set[int]] = {movie.pk: set() for movie in existing.values()}
-    for movie_id, genre_id in Through.objects.filter(movie_id__in=current_genres).values_list(
-        "movie_id", "genre_id"
-    ):
-        current_genres[movie_id].add(genre_id)
+    current_genres: dict[int, dict[int, str]] = {movie.pk: {} for movie in existing.values()}
+    for movie_id, genre_id, genre_name in Through.objects.filter(
+        movie_id__in=current_genres
+    ).values_list("movie_id", "genre_id", "genre__name"):
+        current_genres[movie_id][genre_id] = genre_name
 
-    now = timezone.now()
-    to_create: list[tuple[Movie, MovieRecord]] = []
-    to_update: list[Movie] = []
-    genre_changes: dict[int, set[int]] = {}
+    to_create: list[MovieRecord] = []
+    to_update: list[tuple[Movie, MovieRecord, list[str]]] = []
     for record in records:
-        director_id = people[record.director] if record.director else None
-        genre_ids = {genres[slug] for slug in _genre_slugs(record)}
         movie = existing.get(record.key)
         if movie is None:
-            movie = Movie(
+            to_create.append(record)
+            continue
+        found = _differences(movie, record, current_genres[movie.pk], refs.genres)
+        if not found:
+            result.unchanged += 1
+            continue
+        result.changes.append(
+            RowChange(record.line, movie.title, movie.release_date, found, applied=update)
+        )
+        if update:
+            to_update.append((movie, record, [name for name, _, _ in found]))
+        else:
+            result.kept += 1
+
+    # People and genres only for the movies written.
+    written = to_create + [record for _, record, _ in to_update]
+    directors: dict[str, int] = {}
+    for record in written:
+        if record.director:
+            directors.setdefault(record.director, record.line)
+    people = refs.person_ids(directors)
+    genres = refs.genre_ids(name for r in written for name in r.genres)
+
+    now = timezone.now()
+    genre_changes: dict[int, set[int]] = {}
+    for movie, record, changed in to_update:
+        movie.rating, movie.duration = record.rating, record.duration
+        if "director" in changed:
+            movie.director_id = people[record.director] if record.director else None
+        if "genres" in changed:
+            genre_changes[movie.pk] = {genres[slug] for slug in _genre_slugs(record)}
+        movie.updated = now
+    if to_update:
+        Movie.objects.bulk_update(
+            [movie for movie, _, _ in to_update],
+            ["rating", "duration", "director", "updated"],
+            batch_size=CHUNK_SIZE,
+        )
+        result.updated += len(to_update)
+    if to_create:
+        new_movies = [
+            Movie(
                 title=record.title,
                 release_date=record.release_date,
                 rating=record.rating,
                 duration=record.duration,
-                director_id=director_id,
+                director_id=people[record.director] if record.director else None,
             )
-            to_create.append((movie, record))
-            continue
-        changed = movie.rating != record.rating or movie.duration != record.duration
-        movie.rating, movie.duration = record.rating, record.duration
-        if "director" not in record.absent and movie.director_id != director_id:
-            movie.director_id = director_id
-            changed = True
-        if "genres" not in record.absent and current_genres[movie.pk] != genre_ids:
-            genre_changes[movie.pk] = genre_ids
-            changed = True
-        if changed:
-            movie.updated = now
-            to_update.append(movie)
-        else:
-            result.unchanged += 1
-
-    if to_update:
-        Movie.objects.bulk_update(
-            to_update, ["rating", "duration", "director", "updated"], batch_size=CHUNK_SIZE
-        )
-        result.updated += len(to_update)
-    if to_create:
-        _assign_slugs([movie for movie, _ in to_create])
-        Movie.objects.bulk_create([movie for movie, _ in to_create], batch_size=CHUNK_SIZE)
-        result.created += len(to_create)
-        for movie, record in to_create:
+            for record in to_create
+        ]
+        _assign_slugs(new_movies)
+        Movie.objects.bulk_create(new_movies, batch_size=CHUNK_SIZE)
+        result.created += len(new_movies)
+        for movie, record in zip(new_movies, to_create, strict=True):
             if "genres" not in record.absent:
                 genre_changes[movie.pk] = {genres[slug] for slug in _genre_slugs(record)}
     if genre_changes:
@@ -481,16 +632,19 @@ def _assign_slugs(movies: list[Movie]) -> None:
 def movie_import(
     *,
     records: list[MovieRecord],
+    update: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ImportResult:
-    """Upsert ``records`` by (title, release date), all in one transaction:
-    an exception leaves the database as it was. ``on_progress(done, total)``
-    is called after each chunk."""
+    """Add ``records`` by (title, release date), all in one transaction: an
+    exception leaves the database as it was. Existing movies that differ are
+    kept, and listed in ``result.changes``, unless ``update``: then the file's
+    values are written. ``on_progress(done, total)`` is called after each
+    chunk."""
     result = ImportResult()
-    refs = _References()
+    refs = _References(result)
     total = len(records)
     for start in range(0, total, CHUNK_SIZE):
-        _apply_chunk(records[start : start + CHUNK_SIZE], refs, result)
+        _apply_chunk(records[start : start + CHUNK_SIZE], refs, result, update)
         if on_progress is not None:
             on_progress(min(start + CHUNK_SIZE, total), total)
     return result

@@ -92,16 +92,58 @@ def test_a_second_run_changes_nothing(seed_file):
     assert Genre.objects.count() == 7
 
 
-def test_importing_the_seed_over_the_fixture_updates_only_what_differs(classics, seed_file):
-    """The file's facts win: The Matrix gets the seed's director spelling and
-    running time back; genres match the fixture's by slug ("Sci-fi" is "Sci-Fi")."""
-    out, _ = run("import_movies", str(seed_file))
-    assert out.strip() == "Created 0, updated 1, unchanged 10, skipped 0."
+MATRIX_DIFFERS = (
+    "line 2: The Matrix (1999-03-31): running time 2:16:00 → 2:19:00; "
+    "director 'Lana Wachowski' → 'Lana Wachoski'"
+)
+
+
+def test_importing_the_seed_over_the_fixture_keeps_its_corrections(classics, seed_file):
+    """The database's corrections win unless --update: The Matrix keeps the
+    fixture's director and running time, the difference is listed, and no
+    misspelt person is made. Genres match by slug ("Sci-fi" is "Sci-Fi")."""
+    before = snapshot()
+    people = Person.objects.count()
+    out, err = run("import_movies", str(seed_file))
+    assert out.splitlines() == [
+        f"{seed_file}: kept, differs from the file: {MATRIX_DIFFERS}",
+        "Created 0, updated 0, unchanged 10, kept 1 that differs (--update overwrites), skipped 0.",
+    ]
+    assert err == ""
+    assert snapshot() == before
+    assert Person.objects.count() == people
+    assert Genre.objects.count() == 7
+
+
+def test_update_takes_the_file_s_values_and_lists_them_with_v2(classics, seed_file):
+    out, err = run("import_movies", str(seed_file), "--update", verbosity=2)
+    assert out.splitlines() == [
+        f"{seed_file}: updated {MATRIX_DIFFERS}",
+        "Created 0, updated 1, unchanged 10, skipped 0.",
+    ]
+    # The new name is a person of its own; the likely misspelling is named.
+    assert err.strip() == (
+        f"{seed_file}: warning: line 2: director 'Lana Wachoski' is new, added as a person "
+        "of its own; did you mean 'Lana Wachowski'?"
+    )
     matrix = Movie.objects.get(slug="the-matrix")
     assert matrix.director.name == "Lana Wachoski"
     assert matrix.duration == timedelta(hours=2, minutes=19)
-    assert Genre.objects.count() == 7
     assert sorted(matrix.genres.values_list("name", flat=True)) == ["Action", "Sci-Fi"]
+    quiet, _ = run("import_movies", str(seed_file), "--update")
+    assert quiet.strip() == "Created 0, updated 0, unchanged 11, skipped 0."
+
+
+def test_a_changed_genre_list_is_reported_by_name(classics, tmp_path):
+    path = write(
+        tmp_path,
+        "films.csv",
+        "title,release_date,rating,duration,genres\nThe Godfather,1972-03-24,92,02:55:00,Drama\n",
+    )
+    out, _ = run("import_movies", str(path), "--update", verbosity=2)
+    assert "genres Crime, Drama → Drama" in out
+    godfather = Movie.objects.get(slug="the-godfather")
+    assert list(godfather.genres.values_list("name", flat=True)) == ["Drama"]
 
 
 CSV_WITH_BAD_ROWS = """\
@@ -122,7 +164,7 @@ Le Cercle Rouge,1970-10-20,80,140,,
 
 def test_bad_rows_are_reported_with_line_and_reason_and_skipped(tmp_path):
     path = write(tmp_path, "films.csv", CSV_WITH_BAD_ROWS)
-    out, err = run("import_movies", str(path))
+    out, err = run("import_movies", str(path), "--allow-skipped")
     assert out.strip() == "Created 3, updated 0, unchanged 0, skipped 7."
     lines = err.strip().splitlines()
     assert lines == [
@@ -153,7 +195,7 @@ def test_a_file_without_director_or_genre_columns_leaves_them_alone(classics, tm
         "ratings.csv",
         "title,release_date,rating,duration\nThe Godfather,1972-03-24,99,02:55:00\n",
     )
-    out, _ = run("import_movies", str(path))
+    out, _ = run("import_movies", str(path), "--update")
     assert out.strip() == "Created 0, updated 1, unchanged 0, skipped 0."
     godfather = Movie.objects.get(slug="the-godfather")
     assert godfather.rating == 99
@@ -177,7 +219,7 @@ def test_json_with_flat_objects_and_genre_lists(tmp_path):
     text = json.dumps(records, indent=2)
     bad_line = text.splitlines().index('  "not an object",') + 1
     path = write(tmp_path, "films.json", text)
-    out, err = run("import_movies", str(path))
+    out, err = run("import_movies", str(path), "--allow-skipped")
     assert out.strip() == "Created 2, updated 0, unchanged 0, skipped 1."
     assert err.strip() == f"{path}: line {bad_line}: expected an object"
     stalker = Movie.objects.get(title="Stalker")
@@ -223,8 +265,12 @@ def test_missing_or_undecodable_file_is_fatal(tmp_path):
     path.write_bytes(
         "title,release_date,rating,duration\nAm\xe9lie,2001-04-25,83,2:02:00\n".encode("latin-1")
     )
-    with pytest.raises(CommandError, match="Cannot read"):
+    with pytest.raises(CommandError) as excinfo:
         run("import_movies", str(path))
+    assert str(excinfo.value) == (
+        f"{path}: line 2 is not UTF-8 (byte 0xe9 at column 3): "
+        "save the file as UTF-8 and import it again."
+    )
 
 
 def test_a_failure_midway_rolls_back_everything(classics, seed_file, monkeypatch):
@@ -234,11 +280,11 @@ def test_a_failure_midway_rolls_back_everything(classics, seed_file, monkeypatch
     real_apply = importing._apply_chunk
     calls = []
 
-    def apply_then_fail(records, refs, result):
+    def apply_then_fail(records, *args):
         calls.append(len(records))
         if len(calls) == 2:
             raise RuntimeError("connection lost")
-        real_apply(records, refs, result)
+        real_apply(records, *args)
 
     monkeypatch.setattr(importing, "_apply_chunk", apply_then_fail)
     Movie.objects.filter(slug="the-matrix").delete()
@@ -266,19 +312,122 @@ def test_dry_run_reports_and_writes_nothing(seed_file):
     assert not Person.objects.exists()
 
 
-def test_progress_bar_on_large_files_only(tmp_path, seed_file):
+class Terminal(StringIO):
+    """A stderr that says it is a terminal."""
+
+    def isatty(self):
+        return True
+
+
+def run_on_terminal(*args):
+    out, err = StringIO(), Terminal()
+    call_command(*args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_progress_bar_on_a_terminal_for_large_files_only(tmp_path, seed_file):
     rows = "".join(f"Film {i},2000-01-01,50,01:30:00,Director {i % 7},Drama\n" for i in range(1200))
     large = write(
         tmp_path, "large.csv", "title,release_date,rating,duration,director,genres\n" + rows
     )
-    out, err = run("import_movies", str(large))
+    out, err = run_on_terminal("import_movies", str(large))
     assert out.strip() == "Created 1200, updated 0, unchanged 0, skipped 0."
-    assert "Importing [" in err
-    assert "1200/1200 (100%)" in err
-    _, small_err = run("import_movies", str(seed_file))
+    assert "Importing" in err and "1200/1200" in err
+    assert "\x1b[31;1m" not in err  # not Django's bold red error style
+    _, small_err = run_on_terminal("import_movies", str(seed_file))
     assert small_err == ""
     _, forced = run("import_movies", str(seed_file), "--progress")
-    assert "11/11 (100%)" in forced
+    assert "11/11" in forced
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path):
+    rows = "".join(f"Film {i},2000-01-01,50,01:30:00,,Drama\n" for i in range(1200))
+    large = write(
+        tmp_path, "large.csv", "title,release_date,rating,duration,director,genres\n" + rows
+    )
+    _, err = run("import_movies", str(large))
+    assert err == ""
+
+
+def test_skipped_rows_make_the_command_fail_after_importing_the_good_ones(tmp_path):
+    path = write(tmp_path, "films.csv", CSV_WITH_BAD_ROWS)
+    with pytest.raises(CommandError) as excinfo:
+        run("import_movies", str(path))
+    assert "7 bad row(s) skipped" in str(excinfo.value)
+    assert "--allow-skipped" in str(excinfo.value)
+    assert Movie.objects.count() == 3
+
+
+def test_manage_py_exits_non_zero_when_rows_are_skipped(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    path = write(tmp_path, "films.csv", CSV_WITH_BAD_ROWS)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATABASE_")}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    manage = [sys.executable, "manage.py"]
+    cwd = Path(__file__).resolve().parents[2]
+    subprocess.run([*manage, "migrate", "-v", "0"], cwd=cwd, env=env, check=True, timeout=120)
+    result = subprocess.run(
+        [*manage, "import_movies", str(path)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "Created 3, updated 0, unchanged 0, skipped 7." in result.stdout
+    allowed = subprocess.run(
+        [*manage, "import_movies", str(path), "--allow-skipped"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+    assert allowed.returncode == 0
+
+
+def test_unknown_columns_are_named_in_a_warning(tmp_path):
+    path = write(
+        tmp_path,
+        "films.csv",
+        "title,release_date,rating,duration,Budget,notes\nStalker,1979-05-25,81,163,1M,x\n",
+    )
+    out, err = run("import_movies", str(path))
+    assert err.strip() == f"{path}: warning: unknown column(s) ignored: budget, notes"
+    assert out.strip() == "Created 1, updated 0, unchanged 0, skipped 0."
+
+
+def test_unknown_json_keys_are_named_in_a_warning(tmp_path):
+    text = json.dumps(
+        [
+            {
+                "title": "Stalker",
+                "release_date": "1979-05-25",
+                "rating": 81,
+                "duration": 163,
+                "cast": [],
+            }
+        ]
+    )
+    _, err = run("import_movies", str(write(tmp_path, "films.json", text)))
+    assert err.strip().endswith("warning: unknown key(s) ignored: cast")
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_semicolon_and_tab_separated_files_are_read(tmp_path, delimiter):
+    header = delimiter.join(["title", "release_date", "rating", "duration", "director", "genres"])
+    row = delimiter.join(
+        ["Stalker", "1979-05-25", "81", "02:43:00", "Andrei Tarkovsky", "Drama, Sci-Fi"]
+    )
+    path = write(tmp_path, "films.csv", f"{header}\n{row}\n")
+    out, err = run("import_movies", str(path))
+    assert (out.strip(), err) == ("Created 1, updated 0, unchanged 0, skipped 0.", "")
+    stalker = Movie.objects.get(title="Stalker")
+    assert stalker.director.name == "Andrei Tarkovsky"
+    assert sorted(stalker.genres.values_list("name", flat=True)) == ["Drama", "Sci-Fi"]
 
 
 # seed_movies ------------------------------------------------------------------
@@ -320,9 +469,11 @@ def test_seed_movies_reuses_existing_genres_and_adds_to_real_data(classics):
     assert Genre.objects.filter(slug="sci-fi").count() == 1
 
 
-def test_seed_movies_shows_progress():
-    _, err = run("seed_movies", "--count", "5")
-    assert "5/5 (100%)" in err
+def test_seed_movies_shows_progress_on_a_terminal_only():
+    _, err = run_on_terminal("seed_movies", "--count", "5")
+    assert "Seeding" in err and "5/5" in err
+    _, piped = run("seed_movies", "--count", "5", "--seed", "2")
+    assert piped == ""
 
 
 @pytest.mark.parametrize("count", ["0", "-5"])

@@ -1,3 +1,5 @@
+import argparse
+
 from django.core.management.base import BaseCommand, CommandError
 
 from movies.management.progress import ProgressBar
@@ -16,12 +18,17 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--count", type=int, required=True, help="How many movies.")
         parser.add_argument("--seed", type=int, default=0, help="Random seed (default 0).")
-        parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+        parser.add_argument(
+            "--progress",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="Progress bar on stderr (default: when stderr is a terminal).",
+        )
 
-    def handle(self, *args, count, seed, no_progress, **options):
+    def handle(self, *args, count, seed, progress, **options):
         if not 0 < count <= MAX_COUNT:
             raise CommandError(f"--count must be between 1 and {MAX_COUNT}.")
-        bar = ProgressBar(self.stderr, label="Seeding", enabled=not no_progress)
+        bar = ProgressBar(self.stderr, label="Seeding", enabled=progress)
         try:
             result = movie_seed(count=count, seed=seed, on_progress=bar.update)
         finally:
