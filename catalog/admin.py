@@ -5,6 +5,7 @@ from django.template.defaultfilters import pluralize
 from catalog import services
 from catalog.models import Category, Order, OrderItem, Product
 from catalog.pricing import format_money, price_with_tax
+from catalog.templatetags.catalog import percent
 
 
 @admin.register(Category)
@@ -150,8 +151,7 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.display(description="tax rate")
     def tax_percent(self, obj):
-        """As the site writes it: 0.1000 → "10%"."""
-        return f"{(obj.tax_rate * 100).normalize():f}%"
+        return percent(obj.tax_rate)  # as the site writes it: 0.1000 → "10%"
 
     @admin.display(description="total", ordering="total")
     def total_display(self, obj):
