@@ -178,7 +178,9 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
 
 def uvicorn_config(host: str, port: int, log_level: str) -> uvicorn.Config:
     """The worker's uvicorn settings, forwarded headers and head timeout
-    from the project's settings."""
+    from the project's settings. uvicorn's own logging set-up is skipped
+    (``log_config=None``): its records go to the handlers of the project's
+    ``LOGGING``, in the same format (``LOG_FORMAT``) as every other line."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     HeadTimeoutProtocol.head_timeout = settings.HEAD_TIMEOUT
     behind_proxy = settings.TRUSTED_PROXY_COUNT > 0
@@ -189,6 +191,7 @@ def uvicorn_config(host: str, port: int, log_level: str) -> uvicorn.Config:
         loop="uvloop",
         http=HeadTimeoutProtocol,
         access_log=False,
+        log_config=None,
         log_level=log_level,
         backlog=BACKLOG,
         proxy_headers=behind_proxy,

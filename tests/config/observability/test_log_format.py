@@ -3,7 +3,17 @@ debug, JSON lines otherwise, the request id on every record, secrets
 redacted. In a fresh interpreter, since logging is set up once per process."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
 
+import pytest
+from django.conf import settings
+
+from tests import live
 from tests.config.test_settings import run_python
 
 LOG_A_LINE = (
@@ -43,3 +53,44 @@ def test_an_unknown_log_format_stops_start_up_with_one_line():
     result = run_python(LOG_A_LINE, DJANGO_DEBUG="1", LOG_FORMAT="xml")
     assert result.returncode != 0
     assert result.stderr.strip() == "LOG_FORMAT must be text or json, not 'xml'."
+
+
+@pytest.mark.live
+@pytest.mark.django_db(transaction=True)
+def test_every_line_a_production_worker_writes_is_json(tmp_path):
+    if not settings.RUNTIME:
+        pytest.skip("DJANGO_RUNTIME=0: config.runtime.serve, which sets up the workers, is off")
+    port = live.free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "LOG_"))}
+    env.update(
+        DATABASE_URL=live.test_database_url(),
+        DJANGO_SECRET_KEY="live-test-secret-key-" + "x" * 40,
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        LOG_LEVEL="INFO",
+    )
+    output = tmp_path / "stderr.txt"
+    command = [sys.executable, "-m", "config.runtime.serve", "--port", str(port)]
+    with output.open("w") as stderr:
+        process = subprocess.Popen(command, cwd=live.PROJECT_DIR, env=env, stderr=stderr)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as ok:  # noqa: S310
+                    request_id = ok.headers["X-Request-ID"]
+                    break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, output.read_text()
+                time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+    lines = output.read_text().splitlines()
+    # The supervisor's own lines are plain ("INFO: Serving on ..."); the
+    # worker's, uvicorn's included, are JSON.
+    worker_lines = [line for line in lines if not line.startswith(("INFO: ", "WARNING: "))]
+    entries = [json.loads(line) for line in worker_lines]
+    assert any(entry["logger"].startswith("uvicorn") for entry in entries)
+    accessed = [entry for entry in entries if entry["logger"] == "config.observability.access"]
+    (access,) = [entry for entry in accessed if entry["request_id"] == request_id]
+    assert (access["method"], access["path"], access["status"]) == ("GET", "/healthz", 200)

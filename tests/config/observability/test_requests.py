@@ -6,6 +6,7 @@ builds it, served in process."""
 import json
 import logging
 import re
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -241,6 +242,9 @@ def test_json_lines_carry_the_fields_and_the_id():
     assert entry["level"] == "INFO"
     assert entry["logger"] == ACCESS
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", entry["time"])
+    moment = datetime.fromtimestamp(record.created, UTC)
+    assert entry["time"][:19] == moment.strftime("%Y-%m-%dT%H:%M:%S")
+    assert int(entry["time"][20:23]) == int(record.msecs)
 
 
 def test_a_traceback_goes_into_the_json_line_redacted():
