@@ -211,7 +211,7 @@ async def test_an_unreachable_redis_leaves_the_limits_to_the_database(settings, 
     """A REDIS_URL whose server is not there: every request is served, the
     limits still hold (counted in the database), and one warning says so."""
     use_redis(settings, f"redis://127.0.0.1:{free_port()}/0")
-    settings.API_THROTTLE_ANON = "3/min"
+    settings.API_THROTTLE_ANON = "3/hour"
     client = client_from(address())
     with caplog.at_level(logging.WARNING, logger="config.redis_client"):
         statuses = [(await client.get(ANON_READ)).status_code for _ in range(5)]
@@ -226,7 +226,7 @@ async def test_redis_stopped_mid_run(throwaway_redis, settings):
     """Counting in Redis, then Redis dies: no request fails, the limit keeps
     holding from the database; when a Redis answers again, counting goes back
     to it."""
-    settings.API_THROTTLE_ANON = "4/min"
+    settings.API_THROTTLE_ANON = "4/hour"
     client = client_from(address())
     assert [(await client.get(ANON_READ)).status_code for _ in range(2)] == [200, 200]
     assert await asyncio.to_thread(counter_rows) == 0
