@@ -7,11 +7,15 @@ With the standby's replay paused, what the servers answer shows where each
 read went: anonymous reads come from the replica (rows added on the primary
 are not there yet), while a client that has just placed an order reads it
 back at once, on the other server too, until REPLICA_READ_AFTER_WRITE_SECONDS
-have passed. ``/readyz`` reports both databases."""
+have passed. Both servers share one anonymous rate limit and the sessions.
+``/readyz`` reports both databases."""
 
+import http.cookiejar
 import json
+import re
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import psycopg
@@ -25,6 +29,7 @@ from tests.live import uvicorn_server
 pytestmark = pytest.mark.live
 
 PIN_SECONDS = 3
+ANON_LIMIT = 30
 
 
 class Standby(ThrowawayCluster):
@@ -104,6 +109,9 @@ def test_reads_go_to_the_replica_and_a_writer_reads_its_writes(clusters):
         "DATABASE_REPLICA_URLS": standby.url(),
         "REPLICA_READ_AFTER_WRITE_SECONDS": str(PIN_SECONDS),
         "REDIS_URL": SHARED_REDIS,
+        "API_THROTTLE_ANON": f"{ANON_LIMIT}/hour",
+        # Plain HTTP here: cookies without the Secure flag, so they are sent.
+        "DJANGO_SECURE_COOKIES": "0",
     }
     with (
         uvicorn_server(database_url=primary.url(), extra_env=env) as one,
@@ -154,6 +162,27 @@ def test_reads_go_to_the_replica_and_a_writer_reads_its_writes(clusters):
             lambda: len(request(other + "/api/orders", token=token)[2]["items"]) == 1,
             "the replica has caught up with the order",
         )
+
+        # One anonymous limit for both servers, counted in the one Redis:
+        # two calls above, then the rest of the limit and no more.
+        statuses = [request(server + "/api/categories")[0] for server in [one, other] * 20]
+        assert statuses.count(200) == ANON_LIMIT - 2
+        assert set(statuses) == {200, 429}
+
+        # A session made on one server is valid on the other.
+        browser = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+        page = browser.open(one + "/accounts/login/").read().decode()
+        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+        form = {"username": "buyer", "password": "correct-horse-battery"}
+        browser.open(
+            one + "/accounts/login/",
+            urllib.parse.urlencode({**form, "csrfmiddlewaretoken": csrf}).encode(),
+        )
+        profile = browser.open(other + "/accounts/profile/")
+        assert profile.url == other + "/accounts/profile/"  # not sent to the login page
+        assert "buyer" in profile.read().decode()
 
         standby.stop()
         status, _, body = request(one + "/readyz")
