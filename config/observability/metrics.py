@@ -37,6 +37,8 @@ from prometheus_client import (
 )
 from prometheus_client import multiprocess as prometheus_multiprocess
 
+from config.observability import timing
+
 logger = logging.getLogger(__name__)
 
 # Set up by config.runtime.serve (which cannot import this package: the
@@ -86,17 +88,6 @@ SYNC_BACKLOG = Gauge(
     "Sync calls (sync views, ORM calls) waiting for one of the worker's sync threads.",
     multiprocess_mode="liveall",
 )
-
-# Pools that Django does not know of, registered by their owner (the native
-# async reads): {(pool label, database alias): pool}.
-_watched_pools: dict[tuple[str, str], Any] = {}
-
-
-def watch_pool(pool_label: str, database: str, pool: Any) -> None:
-    """Report a psycopg pool (sync or async) in the pool gauges from now on,
-    as ``pool=pool_label, database=database``; a later call for the same pair
-    replaces it."""
-    _watched_pools[(pool_label, database)] = pool
 
 
 def _django_pools() -> Iterable[tuple[str, str, Any]]:
@@ -152,7 +143,7 @@ class Sampler:
         try:
             for pool_label, database, pool in _django_pools():
                 _sample_pool(pool_label, database, pool)
-            for (pool_label, database), pool in list(_watched_pools.items()):
+            for (pool_label, database), pool in list(timing.watched_pools.items()):
                 _sample_pool(pool_label, database, pool)
             _sample_breakers()
             if self.sync_backlog is not None:

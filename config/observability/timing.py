@@ -16,6 +16,11 @@ Database time comes from two places:
 - anything that talks to the database without Django's cursors, such as the
   runtime's native async reads: they call ``record_query(seconds, count)``.
 
+A pool that Django does not know of (the native reads' async pool) is
+reported in the pool gauges once its owner calls ``watch_pool``. Both hooks
+live here, not in the metrics module, so calling them costs nothing when
+metrics are off (prometheus_client is not even imported then).
+
 Outside a request (management commands, tests that call the ORM directly)
 ``current`` is None and both cost a context-variable lookup.
 """
@@ -80,3 +85,15 @@ def _install(sender: Any, connection: Any, **kwargs: Any) -> None:
 def install_on_connect() -> None:
     """Time the ORM's queries on every connection from now on."""
     connection_created.connect(_install, dispatch_uid="config.observability.timing")
+
+
+# Pools Django does not know of: {(pool label, database alias): pool}, read
+# by config.observability.metrics when it samples.
+watched_pools: dict[tuple[str, str], Any] = {}
+
+
+def watch_pool(pool_label: str, database: str, pool: Any) -> None:
+    """Report a psycopg pool (sync or async) in the pool gauges from now on,
+    as ``pool=pool_label, database=database``; a later call for the same pair
+    replaces it."""
+    watched_pools[(pool_label, database)] = pool

@@ -13,7 +13,9 @@ from asgiref.sync import sync_to_async
 from django.conf import settings as django_settings
 from django.db import connection
 from prometheus_client.parser import text_string_to_metric_families
+from psycopg_pool import AsyncConnectionPool
 
+from config.observability import timing, watch_pool
 from tests.catalog.factories import make_product
 from tests.config.observability.test_requests import build, http_client
 from tests.live import uvicorn_server
@@ -105,6 +107,37 @@ async def test_a_token_opens_it_and_nothing_else_does(settings):
     assert missing.headers["www-authenticate"] == "Bearer"
     assert right.status_code == 200
     assert "reelshelf_http_requests_total" in right.text
+
+
+class BusyPool:
+    """What the sampler reads of a psycopg pool: its stats and its queue."""
+
+    def __init__(self):
+        self._waiting = [object()] * 3
+
+    def get_stats(self):
+        return {"pool_min": 2, "pool_max": 10, "pool_size": 5, "pool_available": 1}
+
+
+async def test_a_watched_pool_is_reported(settings):
+    settings.METRICS_TOKEN = TOKEN
+    watch_pool("native", "default", BusyPool())
+    try:
+        async with http_client(build(settings)) as client:
+            auth = {"Authorization": f"Bearer {TOKEN}"}
+            text = (await client.get("/metrics", headers=auth)).text
+    finally:
+        timing.watched_pools.clear()
+    labels = (("database", "default"), ("pool", "native"))
+    assert samples(text, "reelshelf_db_pool_connections")[labels] == 5
+    assert samples(text, "reelshelf_db_pool_in_use")[labels] == 4
+    assert samples(text, "reelshelf_db_pool_waiting")[labels] == 3
+
+
+def test_a_real_psycopg_pool_has_what_the_sampler_reads():
+    pool = AsyncConnectionPool("", min_size=1, max_size=3, open=False)
+    assert {"pool_size", "pool_available"} <= set(pool.get_stats())
+    assert len(pool._waiting) == 0
 
 
 @pytest.mark.postgres

@@ -17,7 +17,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from config.access.body_limits import BodyLimits
-from config.observability import logs
+from config.observability import logs, record_query
 from config.observability.middleware import observe
 from config.runtime.handler import PooledThreadASGIHandler
 from tests.catalog.factories import make_product
@@ -260,3 +260,15 @@ def test_a_traceback_goes_into_the_json_line_redacted():
     entry = json.loads(logs.JsonFormatter().format(record))
     assert "ValueError" in entry["exception"]
     assert "rs_abcdefghijklmnopqrstuv" not in entry["exception"]
+
+
+async def test_database_work_outside_the_orm_is_counted_through_record_query():
+    async def inner(scope, receive, send):
+        record_query(0.004, count=2)  # as the native reads do, one round trip
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async with http_client(observe(inner)) as client:
+        response = await client.get("/api/native")
+    assert server_timing(response) == (4.0, 2)
+    record_query(1.0)  # outside a request: counted nowhere, and no error
