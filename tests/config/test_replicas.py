@@ -1,7 +1,7 @@
 """Read replicas (``DATABASE_REPLICA_URLS``) against a real streaming
 replica: a throwaway primary made with ``initdb``, a standby of it made with
 ``pg_basebackup -R``, both on ports and directories of the test's own, and
-two app servers on them sharing the Redis on 127.0.0.1:6379.
+two app servers on them sharing one Redis (a redis-server of the test's own).
 
 With the standby's replay paused, what the servers answer shows where each
 read went: anonymous reads come from the replica (rows added on the primary
@@ -20,10 +20,9 @@ import urllib.request
 
 import psycopg
 import pytest
-import redis
 
 from tests.config.test_outage import SEED, ThrowawayCluster, manage
-from tests.config.test_redis import SHARED_REDIS, _unavailable
+from tests.config.test_redis import ThrowawayRedis
 from tests.live import uvicorn_server
 
 pytestmark = pytest.mark.live
@@ -98,17 +97,22 @@ def clusters():
         primary.remove()
 
 
-def test_reads_go_to_the_replica_and_a_writer_reads_its_writes(clusters):
-    try:
-        redis.Redis.from_url(SHARED_REDIS, socket_connect_timeout=1).ping()
-    except redis.RedisError as exc:
-        _unavailable(f"no Redis at {SHARED_REDIS} ({exc.__class__.__name__})")
+@pytest.fixture
+def own_redis():
+    """A Redis of the test's own: the servers count every anonymous call
+    from 127.0.0.1 under one key, which must start from nothing."""
+    server = ThrowawayRedis()
+    yield server.url
+    server.stop()
+
+
+def test_reads_go_to_the_replica_and_a_writer_reads_its_writes(clusters, own_redis):
     primary, standby = clusters
     product_id, token = manage(primary.url(), "shell", "-c", SEED).split()[-2:]
     env = {
         "DATABASE_REPLICA_URLS": standby.url(),
         "REPLICA_READ_AFTER_WRITE_SECONDS": str(PIN_SECONDS),
-        "REDIS_URL": SHARED_REDIS,
+        "REDIS_URL": own_redis,
         "API_THROTTLE_ANON": f"{ANON_LIMIT}/hour",
         # Plain HTTP here: cookies without the Secure flag, so they are sent.
         "DJANGO_SECURE_COOKIES": "0",
