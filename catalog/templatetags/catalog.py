@@ -48,13 +48,13 @@ def count(number: int | None) -> str:
     return f"{number or 0:,}"
 
 
-ADD_ROW = (
-    '      <td class="cart-cell"><label class="visually-hidden" for="qty-{pk}">'
+ADD_CONTROLS = (
+    '<span class="add-controls"><label class="visually-hidden" for="qty-{pk}">'
     "Quantity of {name}</label>"
     '<input form="{form}" type="number" id="qty-{pk}" name="quantity-{pk}" value="1" '
     'min="1" max="{max}" inputmode="numeric" class="qty-input">'
     '<button form="{form}" type="submit" name="product" value="{pk}" class="button-small">'
-    'Add<span class="visually-hidden"> {name} to cart</span></button></td>'
+    'Add<span class="visually-hidden"> {name} to cart</span></button></span>'
 )
 
 
@@ -62,7 +62,8 @@ ADD_ROW = (
 def product_row(product, list_url: str, cart_form: str = "") -> str:
     """One row of the products table: name and link, category and link,
     price with tax, net price, availability and, with ``cart_form`` (the id
-    of the page's one add-to-cart form), a quantity and an Add button.
+    of the page's one add-to-cart form), beside it a quantity and an Add
+    button (in the same cell, so a phone needs no extra column).
 
     Built in one call, as the admin builds its change list rows: as template
     variables, a row was ten lookups and five filters, half the page's
@@ -78,7 +79,7 @@ def product_row(product, list_url: str, cart_form: str = "") -> str:
         '      <td class="hide-narrow"><a class="quiet-link" href="{}?{}">{}</a></td>\n'
         '      <td class="num"><strong>{}</strong></td>\n'
         '      <td class="num hide-narrow muted">{}</td>\n'
-        '      <td><span class="badge badge-stock-{}">{}</span></td>\n',
+        '      <td><div class="cart-cell"><span class="badge badge-stock-{}">{}</span>',
         list_url,
         product.slug,
         product.name,
@@ -90,18 +91,15 @@ def product_row(product, list_url: str, cart_form: str = "") -> str:
         level,
         stock_state(product.stock),
     )
-    if cart_form:
-        if product.stock > 0:
-            row += format_html(
-                ADD_ROW,
-                pk=product.pk,
-                name=product.name,
-                form=cart_form,
-                max=min(product.stock, MAX_CART_QUANTITY),
-            )
-        else:
-            row += format_html('      <td class="cart-cell muted">{}</td>', "—")
-    return row + mark_safe("\n    </tr>")  # noqa: S308 (a constant)
+    if cart_form and product.stock > 0:
+        row += format_html(
+            ADD_CONTROLS,
+            pk=product.pk,
+            name=product.name,
+            form=cart_form,
+            max=min(product.stock, MAX_CART_QUANTITY),
+        )
+    return row + mark_safe("</div></td>\n    </tr>")  # noqa: S308 (a constant)
 
 
 @register.simple_tag

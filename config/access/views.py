@@ -22,6 +22,8 @@ from config.access import ratelimit
 from config.access.forms import TOKEN_LIFETIMES, ApiTokenCreateForm, SignUpForm
 from config.access.models import ApiToken, api_token_create
 
+NEW_TOKEN_KEY = "new_api_token"  # noqa: S105 (a session key, not a secret)
+
 
 def _throttled(request, response, form, hit: ratelimit.Hit, what: str):
     """Refuse a form past its rate limit: 429, Retry-After, and an error
@@ -104,10 +106,10 @@ class ApiTokensView(LoginRequiredMixin, View):
     (recorded at most every few minutes, see ``tokens.LAST_USED_RESOLUTION``)
     and state; a form to create one, and a Revoke button on each.
 
-    A new token is shown in the answer to the POST that made it and nowhere
-    else: it is not stored, not even in the session, only its hash is. (So a
-    reload of that page would make another token; the list shows it, and it
-    can be revoked.) ``TOKEN_CREATE_THROTTLE`` bounds tokens per user."""
+    A new token is shown once: the POST that makes it keeps it in the
+    session only until the redirected GET (POST-redirect-GET, so a reload
+    makes no second token), which takes it out and shows it; the database
+    keeps only its hash. ``TOKEN_CREATE_THROTTLE`` bounds tokens per user."""
 
     template_name = "access/api_tokens.html"
 
@@ -126,7 +128,12 @@ class ApiTokensView(LoginRequiredMixin, View):
         )
 
     def get(self, request):
-        return self.page(request, ApiTokenCreateForm())
+        new = request.session.pop(NEW_TOKEN_KEY, None)
+        created = raw = None
+        if isinstance(new, dict):
+            created = ApiToken.objects.filter(pk=new.get("id"), user=request.user).first()
+            raw = new.get("raw") if created else None
+        return self.page(request, ApiTokenCreateForm(), created=created, raw=raw)
 
     def post(self, request):
         form = ApiTokenCreateForm(request.POST)
@@ -143,7 +150,8 @@ class ApiTokensView(LoginRequiredMixin, View):
             name=form.cleaned_data["name"],
             expires_at=timezone.now() + lifetime if lifetime else None,
         )
-        return self.page(request, ApiTokenCreateForm(), created=token, raw=raw, status=201)
+        request.session[NEW_TOKEN_KEY] = {"id": token.pk, "raw": raw}
+        return redirect("api-tokens")
 
 
 @method_decorator(never_cache, name="dispatch")

@@ -158,7 +158,8 @@ def test_the_token_page_needs_a_login(client):
 def test_create_a_token_shown_once_stored_hashed_and_usable(client, user):
     client.force_login(user)
     response = client.post("/accounts/tokens/", {"name": "laptop script", "lifetime": "30"})
-    assert response.status_code == 201
+    assert response["Location"] == "/accounts/tokens/"
+    response = client.get("/accounts/tokens/")
     assert "no-store" in response["Cache-Control"]
     html = response.content.decode()
     raw = re.search(r'id="new-token" class="token-value" value="([^"]+)"', html).group(1)
@@ -167,7 +168,8 @@ def test_create_a_token_shown_once_stored_hashed_and_usable(client, user):
     assert token.token_hash == hash_token(raw)
     assert raw not in {token.prefix, token.token_hash}
     assert timedelta(days=29) < token.expires_at - timezone.now() <= timedelta(days=30)
-    # Shown once: the list afterwards has the name and prefix, never the token.
+    # Shown once: neither the session nor the list afterwards has it.
+    assert "new_api_token" not in client.session
     listing = client.get("/accounts/tokens/").content.decode()
     assert "laptop script" in listing and token.prefix in listing
     assert raw not in listing
@@ -181,7 +183,8 @@ def test_create_a_token_shown_once_stored_hashed_and_usable(client, user):
 
 def test_revoking_takes_effect_at_once_on_the_api(client, user):
     client.force_login(user)
-    html = client.post("/accounts/tokens/", {"name": "ci", "lifetime": "never"}).content.decode()
+    client.post("/accounts/tokens/", {"name": "ci", "lifetime": "never"})
+    html = client.get("/accounts/tokens/").content.decode()
     raw = re.search(r'class="token-value" value="([^"]+)"', html).group(1)
     headers = {"Authorization": f"Bearer {raw}"}
     api = client.__class__()
@@ -217,9 +220,18 @@ def test_token_creation_is_rate_limited_per_user(client, user, settings):
     client.force_login(user)
     for n in range(2):
         assert (
-            client.post("/accounts/tokens/", {"name": f"t{n}", "lifetime": "30"}).status_code == 201
+            client.post("/accounts/tokens/", {"name": f"t{n}", "lifetime": "30"}).status_code == 302
         )
     response = client.post("/accounts/tokens/", {"name": "t3", "lifetime": "30"})
     assert response.status_code == 429
     assert "Too many new tokens, try again in" in response.content.decode()
     assert ApiToken.objects.count() == 2
+
+
+def test_reloading_after_creating_a_token_makes_no_second_one(client, user):
+    client.force_login(user)
+    response = client.post("/accounts/tokens/", {"name": "once", "lifetime": "90"}, follow=True)
+    assert 'id="new-token"' in response.content.decode()
+    again = client.get("/accounts/tokens/")  # the reload, after the redirect
+    assert 'id="new-token"' not in again.content.decode()
+    assert ApiToken.objects.count() == 1
