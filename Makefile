@@ -8,7 +8,7 @@ WEB_CONCURRENCY ?= 1
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint typecheck fmt migrate demo-data bench soak clean e2e-deps
+.PHONY: help install run test lint typecheck fmt migrate demo-data bench soak fuzz clean e2e-deps
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/$$(PORT)/$(PORT)/' \
@@ -73,6 +73,12 @@ test: install e2e-deps typecheck ## Lint, type-check, check migrations, run the 
 	$(BIN)/ruff format --check .
 	DJANGO_SECRET_KEY=makemigrations-check $(MANAGE) makemigrations --check --dry-run
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# A fresh seed unless given; the run prints how to replay it.
+SEED ?= $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+MINUTES ?= 10
+fuzz: install ## Long schemathesis run (MINUTES, default 10) with a fresh SEED; prints how to replay
+	FUZZ_SEED=$(SEED) FUZZ_MINUTES=$(MINUTES) $(BIN)/pytest tests/test_fuzz_api.py -m fuzz -s $(PYTEST_ARGS)
 
 bench: install ## Load benchmark against PostgreSQL (see bench/RESULTS.md)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

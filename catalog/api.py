@@ -1,11 +1,14 @@
 """Catalog API: async handlers over the async ORM; writes go through the sync
 services in ``catalog.services`` via ``sync_to_async``."""
 
+from typing import Annotated
+
 from asgiref.sync import sync_to_async
 from django.http import HttpResponse
 from ninja import Header, Path, Query, Router, Status
 from ninja.errors import HttpError, ValidationError
 from ninja.pagination import paginate
+from pydantic import WithJsonSchema
 
 from catalog import selectors, services
 from catalog.models import Order
@@ -19,7 +22,7 @@ from catalog.schemas import (
     StockConflictOut,
 )
 from config.access.tokens import token_auth
-from config.schemas import MAX_ID, TEXT_PATTERN, ErrorOut
+from config.schemas import MAX_ID, NOT_BLANK_TEXT_PATTERN, TEXT_PATTERN, ErrorOut, links_from_id
 
 router = Router(tags=["catalog"])
 
@@ -74,17 +77,29 @@ def _unavailable_products_error(payload: OrderCreateIn, product_ids: list[int]):
     )
 
 
+# What the schema states of the header: its length, and not blank.
+IDEMPOTENCY_KEY_SCHEMA = {
+    "type": "string",
+    "maxLength": services.MAX_IDEMPOTENCY_KEY_LENGTH,
+    "pattern": NOT_BLANK_TEXT_PATTERN,
+}
+
+
 @router.post(
     "/orders",
     auth=token_auth,
     response={200: OrderOut, 201: OrderOut, 409: StockConflictOut},
     summary="Place an order",
+    # The new order (201), or the one a retried key placed (200).
+    openapi_extra=links_from_id(
+        "order_id", "catalog_api_get_order", "catalog_api_cancel_order", statuses=(200, 201)
+    ),
 )
 async def create_order(
     request,
     response: HttpResponse,
     payload: OrderCreateIn,
-    idempotency_key: str | None = Header(
+    idempotency_key: Annotated[str | None, WithJsonSchema(IDEMPOTENCY_KEY_SCHEMA)] = Header(
         None,
         alias=IDEMPOTENCY_HEADER,
         # Blank keys are refused below, with a message that names the header.

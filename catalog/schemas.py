@@ -6,11 +6,11 @@ from decimal import Decimal
 from typing import Annotated
 
 from ninja import Field, Schema
-from pydantic import BeforeValidator, PlainSerializer, StrictInt, WithJsonSchema, model_validator
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema, model_validator
 
 from catalog.pricing import currency_code
 from catalog.services import MAX_LINE_QUANTITY, MAX_ORDER_LINES
-from config.schemas import MAX_ID, TEXT_PATTERN, SearchText
+from config.schemas import MAX_ID, TEXT_PATTERN, JsonInt, SearchText
 
 # Money leaves as a string with exactly two places ("12.50"): a JSON number
 # would be read back as a binary float by most clients.
@@ -101,8 +101,8 @@ class ProductDetailOut(ProductOut):
 class OrderItemIn(Schema):
     """JSON integers only: "1" or true is a 422, as in the movie inputs."""
 
-    product_id: StrictInt = Field(..., ge=1, le=MAX_ID)
-    quantity: StrictInt = Field(..., gt=0, le=MAX_LINE_QUANTITY)
+    product_id: JsonInt = Field(..., ge=1, le=MAX_ID)
+    quantity: JsonInt = Field(..., gt=0, le=MAX_LINE_QUANTITY)
 
 
 class OrderCreateIn(Schema):

@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.operation import Operation, PathView
-from ninja.params.models import BodyModel
+from ninja.params.models import BodyModel, QueryModel
 from ninja.renderers import BaseRenderer
 
 from config.errors import DATABASE_UNAVAILABLE, database_unavailable
@@ -101,6 +101,40 @@ def _unsupported_media_type(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _query_names(operation: Operation) -> frozenset[str]:
+    """The query parameters ``operation`` takes (filters and pagination
+    included), computed once per operation."""
+    names = getattr(operation, "_project_query_names", None)
+    if names is None:
+        names = frozenset(
+            name
+            for model in operation.signature.models
+            if issubclass(model, QueryModel)
+            for name in (
+                getattr(model, "__ninja_flatten_map__", None)
+                or {field.alias or key: key for key, field in model.model_fields.items()}
+            )
+        )
+        operation._project_query_names = names  # type: ignore[attr-defined]
+    return names
+
+
+def _unknown_query_parameters(names: list[str]) -> HttpResponse:
+    return JsonResponse(
+        {
+            "detail": [
+                {
+                    "type": "unknown_parameter",
+                    "loc": ["query", name],
+                    "msg": "Unknown query parameter: this operation does not take it.",
+                }
+                for name in names
+            ]
+        },
+        status=422,
+    )
+
+
 class ProjectPathView(PathView):
     """ninja's view of one path, with the HTTP rules the rest of /api/ keeps:
 
@@ -108,7 +142,10 @@ class ProjectPathView(PathView):
       dropped and its length kept in ``Content-Length``;
     - a method the path does not have is a JSON 405 with ``Allow``;
     - an operation that takes a JSON body refuses any other Content-Type
-      (or none) with a JSON 415, before reading the body.
+      (or none) with a JSON 415, before reading the body;
+    - a query parameter the operation does not take is a 422 naming it, as
+      an unknown field of a JSON body is: a misspelt filter (``?yaer=1999``)
+      would otherwise answer, unfiltered, as if it had been applied.
     """
 
     def _find_operation(self, request: HttpRequest) -> Operation | None:
@@ -129,8 +166,14 @@ class ProjectPathView(PathView):
 
     def _refusal(self, request: HttpRequest) -> HttpResponse | None:
         operation = self._find_operation(request)
-        if operation is not None and _takes_json_body(operation) and not _is_json(request):
+        if operation is None:
+            return None
+        if _takes_json_body(operation) and not _is_json(request):
             return _unsupported_media_type(request)
+        if request.GET:
+            unknown = [name for name in request.GET if name not in _query_names(operation)]
+            if unknown:
+                return _unknown_query_parameters(unknown)
         return None
 
     @staticmethod

@@ -25,7 +25,7 @@ from ninja.pagination import paginate
 from config.access.tokens import require_perm, token_auth
 from config.pagination import Pagination
 from config.runtime.native_db import evaluate
-from config.schemas import MAX_ID, ErrorOut
+from config.schemas import MAX_ID, ErrorOut, links_from_id
 from movies import selectors, services
 from movies.models import Movie
 from movies.schemas import (
@@ -121,7 +121,18 @@ async def get_movie(request, movie_id: int = Path(..., ge=1, le=MAX_ID)):
     return await _movie_out_or_404(movie_id)
 
 
-@router.post("/movies", response={201: MovieOut, **_WRITE_ERRORS}, auth=token_auth)
+@router.post(
+    "/movies",
+    response={201: MovieOut, **_WRITE_ERRORS},
+    auth=token_auth,
+    openapi_extra=links_from_id(
+        "movie_id",
+        "movies_api_get_movie",
+        "movies_api_update_movie",
+        "movies_api_partial_update_movie",
+        "movies_api_delete_movie",
+    ),
+)
 async def create_movie(request, payload: MovieCreateIn):
     """Create a movie (permission movies.add_movie). Unknown genre slugs or
     director id: 422 naming them; title and release date or slug taken: 409."""

@@ -18,13 +18,12 @@ from ninja import Field, Schema
 from pydantic import (
     BaseModel,
     ConfigDict,
-    StrictInt,
     StringConstraints,
     field_validator,
     model_validator,
 )
 
-from config.schemas import MAX_ID, TEXT_PATTERN, SearchText
+from config.schemas import MAX_ID, TEXT_PATTERN, JsonInt, SearchText
 from movies.durations import format_running_time, parse_running_time
 from movies.models import (
     GENRE_NAME_MAX_LENGTH,
@@ -62,8 +61,8 @@ GenreSlug = Annotated[
         strict=True, strip_whitespace=True, max_length=GENRE_NAME_MAX_LENGTH, pattern=SLUG_PATTERN
     ),
 ]
-Rating = Annotated[StrictInt, Field(ge=RATING_MIN, le=RATING_MAX)]
-Id = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+Rating = Annotated[JsonInt, Field(ge=RATING_MIN, le=RATING_MAX)]
+Id = Annotated[JsonInt, Field(ge=1, le=MAX_ID)]
 
 
 # Output ---------------------------------------------------------------------
