@@ -170,10 +170,13 @@ class ProjectPathView(PathView):
             return None
         if _takes_json_body(operation) and not _is_json(request):
             return _unsupported_media_type(request)
-        if request.GET:
-            unknown = [name for name in request.GET if name not in _query_names(operation)]
-            if unknown:
-                return _unknown_query_parameters(unknown)
+        try:
+            names = list(request.GET)
+        except TooManyFieldsSent:
+            return None  # the operation's own parsing answers it: 413
+        unknown = [name for name in names if name not in _query_names(operation)]
+        if unknown:
+            return _unknown_query_parameters(unknown)
         return None
 
     @staticmethod
