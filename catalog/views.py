@@ -169,11 +169,13 @@ class CheckoutView(LoginRequiredMixin, View):
     """The review of the cart as the order will be priced, and "Place
     order".
 
-    Each review carries a one-time token, remembered in the session and used
-    as the order's idempotency key (``checkout:<token>``): a double click or
-    a reload of the POST finds the order that token already placed and shows
-    it, so one review places at most one order. Errors (stock, withdrawn
-    products) show the review again, naming the line; nothing is placed."""
+    Each review carries a one-time token, remembered in the session with the
+    cart it showed and used as the order's idempotency key
+    (``checkout:<token>``): a double click or a reload of the POST finds the
+    order that token already placed and shows it, so one review places at
+    most one order; a cart changed since (in another tab) is shown for review
+    again rather than ordered unseen. Errors (stock, withdrawn products) show
+    the review again, naming the line; nothing is placed."""
 
     def get(self, request):
         if not Cart(request.session).count():
@@ -184,8 +186,9 @@ class CheckoutView(LoginRequiredMixin, View):
     def review(self, request, *, error: str = "", problem_product: int | None = None, status=200):
         cart = Cart(request.session).summary()
         token = secrets.token_urlsafe(24)
-        tokens = [*request.session.get(CHECKOUT_TOKENS_KEY, []), token]
-        request.session[CHECKOUT_TOKENS_KEY] = tokens[-OPEN_CHECKOUT_TOKENS:]
+        tokens = _open_tokens(request)
+        tokens[token] = _reviewed(cart)
+        request.session[CHECKOUT_TOKENS_KEY] = dict(list(tokens.items())[-OPEN_CHECKOUT_TOKENS:])
         return render(
             request,
             "catalog/checkout.html",
@@ -208,7 +211,8 @@ class CheckoutView(LoginRequiredMixin, View):
         if placed is not None:
             # A reload or a second click: the order this review placed.
             return redirect(placed)
-        if token not in request.session.get(CHECKOUT_TOKENS_KEY, []):
+        reviewed = _open_tokens(request).get(token)
+        if reviewed is None:
             return self.review(
                 request,
                 error="This checkout page has expired; review your order and place it again.",
@@ -218,6 +222,12 @@ class CheckoutView(LoginRequiredMixin, View):
         if not cart.lines:
             messages.error(request, "Your cart is empty.")
             return redirect("catalog:cart")
+        if reviewed != _reviewed(cart):
+            return self.review(
+                request,
+                error="Your cart changed since this page was opened: check the order again.",
+                status=409,
+            )
         try:
             order, created = services.order_create(
                 user=request.user, items=cart.order_lines(), idempotency_key=key
@@ -250,13 +260,23 @@ class CheckoutView(LoginRequiredMixin, View):
             return self.review(request, error=exc.message, status=400)
         if created:
             Cart(request.session).clear()
-            request.session[CHECKOUT_TOKENS_KEY] = [
-                t for t in request.session.get(CHECKOUT_TOKENS_KEY, []) if t != token
-            ]
+            tokens = _open_tokens(request)
+            tokens.pop(token, None)
+            request.session[CHECKOUT_TOKENS_KEY] = tokens
             messages.success(
                 request, f"Thank you: order #{order.pk} is placed. A confirmation is on its way."
             )
         return redirect(order)
+
+
+def _open_tokens(request) -> dict[str, dict[str, int]]:
+    """The session's open checkout tokens, each with the cart it reviewed."""
+    tokens = request.session.get(CHECKOUT_TOKENS_KEY)
+    return dict(tokens) if isinstance(tokens, dict) else {}
+
+
+def _reviewed(cart) -> dict[str, int]:
+    return {str(line.product.pk): line.quantity for line in cart.lines}
 
 
 # Orders.

@@ -192,6 +192,22 @@ def test_a_double_submit_or_reload_places_one_order(client, user, mug):
     assert mug.stock == 3
 
 
+def test_a_cart_changed_since_the_review_is_reviewed_again(client, user, mug, lamp):
+    client.force_login(user)
+    add(client, mug, 1)
+    token = checkout_token(client)
+    add(client, lamp, 1)  # in another tab
+    response = client.post("/checkout/", {"token": token})
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "Your cart changed since this page was opened" in html
+    assert "Desk Lamp" in html
+    assert not Order.objects.exists()
+    fresh = re.search(r'name="token" value="([^"]+)"', html).group(1)
+    assert client.post("/checkout/", {"token": fresh}).status_code == 302
+    assert Order.objects.get().items.count() == 2
+
+
 def test_a_token_not_issued_to_this_session_places_nothing(client, user, mug):
     client.force_login(user)
     add(client, mug, 1)
@@ -246,7 +262,7 @@ def test_checkout_refuses_a_post_without_csrf_token(user, mug):
     add(client, mug, 1)  # also refused: no CSRF token
     session = client.session
     session["cart"] = {str(mug.pk): 1}
-    session["checkout_tokens"] = ["t0ken"]
+    session["checkout_tokens"] = {"t0ken": {str(mug.pk): 1}}
     session.save()
     response = client.post("/checkout/", {"token": "t0ken"})
     assert response.status_code == 403
