@@ -71,6 +71,10 @@ INSTALLED_APPS = [
 # PostgreSQL backend, and the plain async ORM.
 RUNTIME = env_bool("DJANGO_RUNTIME", True)
 RUNTIME_HANDLER = env_bool("RUNTIME_HANDLER", RUNTIME)
+# Requests under this path that carry no cookie skip the session, CSRF,
+# authentication and messages middleware (config/runtime/handler.py); "" turns
+# that lane off.
+RUNTIME_COOKIELESS_PREFIX = os.environ.get("RUNTIME_COOKIELESS_PREFIX", "/api/")
 RUNTIME_MIDDLEWARE = env_bool("RUNTIME_MIDDLEWARE", RUNTIME)
 RUNTIME_TEMPLATES = env_bool("RUNTIME_TEMPLATES", RUNTIME)
 RUNTIME_DB_BACKEND = env_bool("RUNTIME_DB_BACKEND", RUNTIME)

@@ -18,7 +18,9 @@ piece                         replaces (Django 5.2)                       off sw
                               fixed set of threads instead of one per
                               request, signals and close on the loop,
                               finished requests freed by refcount, GC
-                              tuning at lifespan startup
+                              tuning at lifespan startup; cookie-less API
+                              requests skip the cookie middleware
+                              (``RUNTIME_COOKIELESS_PREFIX``)
 ``middleware``                ``MiddlewareMixin.__acall__`` of Django's     ``RUNTIME_MIDDLEWARE``
                               security, session, common, CSRF, auth,
                               messages and clickjacking middleware: hooks

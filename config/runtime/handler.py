@@ -29,6 +29,15 @@ This handler changes only that:
 4. A finished request is released from the reference cycles Django's
    middleware and the disconnect listener would leave it in, so refcounting
    frees it at once rather than the cyclic garbage collector, later.
+5. A request under ``RUNTIME_COOKIELESS_PREFIX`` (``/api/``) that carries no
+   ``Cookie`` header takes a lane whose chain is ``MIDDLEWARE`` without the
+   middleware that act only on what cookies carry: sessions, CSRF, the
+   signed-in user and messages. Such a request has no session to load, no
+   user to sign in, no CSRF cookie to check (API views are CSRF-exempt, and
+   without cookies there is no ambient credential to forge) and no messages;
+   it gets an empty, unsaved session and ``AnonymousUser`` in their place
+   (token authentication sets its own user). Every other middleware, the
+   security headers and limits included, runs as for any request.
 
 It also answers the ASGI lifespan protocol: startup binds the native async
 reads of config.runtime.native_db to the server's event loop and tunes the garbage
@@ -45,11 +54,18 @@ from typing import Any, ParamSpec, TypeVar
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
+from django.contrib.auth import middleware as auth_middleware
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.messages import middleware as messages_middleware
+from django.contrib.sessions import middleware as sessions_middleware
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
-from django.http import HttpRequest, HttpResponseBase
+from django.core.handlers.base import BaseHandler
+from django.http import FileResponse, HttpRequest, HttpResponseBase
+from django.middleware import csrf
 from django.urls import set_script_prefix
+from django.utils.module_loading import import_string
 
 from config.runtime import native_db
 
@@ -95,6 +111,37 @@ def release_request(request: HttpRequest) -> None:
         request.__dict__.pop(name, None)
 
 
+# Middleware with nothing to do for a request without cookies (point 5 of the
+# module docstring); the runtime's subclasses of these are subclasses too.
+COOKIE_MIDDLEWARE = (
+    sessions_middleware.SessionMiddleware,
+    csrf.CsrfViewMiddleware,
+    auth_middleware.AuthenticationMiddleware,
+    messages_middleware.MessageMiddleware,
+)
+
+
+def cookieless_lane() -> BaseHandler:
+    """A handler whose async chain is MIDDLEWARE without COOKIE_MIDDLEWARE.
+
+    Django's ``load_middleware`` reads ``settings.MIDDLEWARE``; it is given
+    the shorter list for the length of that call, at start-up."""
+    lane = BaseHandler()
+    middleware = settings.MIDDLEWARE
+    settings.MIDDLEWARE = [
+        path for path in middleware if not issubclass(import_string(path), COOKIE_MIDDLEWARE)
+    ]
+    try:
+        lane.load_middleware(is_async=True)
+    finally:
+        settings.MIDDLEWARE = middleware
+    return lane
+
+
+async def _anonymous_user() -> AnonymousUser:
+    return AnonymousUser()
+
+
 class _RequestExecutor(Executor):
     """One request's view of its shared thread: remembers whether it was used."""
 
@@ -116,6 +163,9 @@ class PooledThreadASGIHandler(ASGIHandler):
             for i in range(count)
         ]
         self._in_flight = [0] * count
+        self._cookieless_prefix: str = settings.RUNTIME_COOKIELESS_PREFIX
+        self._cookieless = cookieless_lane() if self._cookieless_prefix else None
+        self._session_store = import_string(f"{settings.SESSION_ENGINE}.SessionStore")
 
     def sync_backlog(self) -> int:
         """Sync calls queued for the threads and not yet started (a metric:
@@ -192,6 +242,23 @@ class PooledThreadASGIHandler(ASGIHandler):
                 response.close()
         body_file.close()
         release_request(request)
+
+    async def run_get_response(self, request: HttpRequest) -> HttpResponseBase:
+        """Django's, with cookie-less requests under the prefix in their lane."""
+        if (
+            self._cookieless is None
+            or "HTTP_COOKIE" in request.META
+            or not request.path_info.startswith(self._cookieless_prefix)
+        ):
+            return await super().run_get_response(request)
+        request.session = self._session_store()
+        request.user = AnonymousUser()
+        request.auser = _anonymous_user
+        response = await self._cookieless.get_response_async(request)
+        response._handler_class = self.__class__  # type: ignore[attr-defined]
+        if isinstance(response, FileResponse):
+            response.block_size = self.chunk_size
+        return response
 
     async def lifespan(self, receive: Receive, send: Send) -> None:
         while True:
