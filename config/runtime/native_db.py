@@ -44,11 +44,12 @@ import asyncio
 import datetime
 import decimal
 import functools
+import itertools
 import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +63,7 @@ from django.db.models.expressions import Col
 from django.db.models.lookups import Lookup
 from django.db.models.query import ValuesIterable
 from django.db.models.sql.compiler import SQLCompiler
+from django.db.models.sql.datastructures import BaseTable, Join
 from django.db.models.sql.query import Query
 from django.db.models.sql.where import WhereNode
 from django.db.utils import load_backend
@@ -75,6 +77,12 @@ SQL_CACHE_SIZE = 256
 
 _pools: dict[str, AsyncConnectionPool] = {}
 _bound_loop: asyncio.AbstractEventLoop | None = None
+
+# Whoever reports on the native reads registers here (config.observability
+# does, from config/asgi.py): each round trip as (seconds, statements), each
+# pool as (alias, pool) when it opens.
+query_observers: list[Callable[[float, int], None]] = []
+pool_observers: list[Callable[[str, AsyncConnectionPool], None]] = []
 
 
 def bind_to_running_loop() -> None:
@@ -131,6 +139,8 @@ async def get_pool(using: str = "default") -> AsyncConnectionPool:
         name=f"native-async-{using}",
     )
     _pools[using] = pool  # before the first await: one pool per alias and process
+    for observer in pool_observers:
+        observer(using, pool)
     await pool.open(wait=False)
     return pool
 
@@ -163,6 +173,12 @@ async def _rows(cursor: psycopg.AsyncCursor[Any]) -> list[tuple[Any, ...]]:
     return await cursor.fetchall() if cursor.description is not None else []
 
 
+def _answer_deadline() -> float | None:
+    """Seconds a native read waits for the server's answer (None: no limit)."""
+    timeout: float = settings.DB_QUERY_TIMEOUT
+    return timeout + 1 if timeout > 0 else None
+
+
 async def _execute(
     pool: AsyncConnectionPool, sql: str, params: tuple[Any, ...]
 ) -> list[list[tuple[Any, ...]]]:
@@ -171,10 +187,18 @@ async def _execute(
     for attempt in (1, 2):
         try:
             async with pool.connection() as conn:
-                cursor = await conn.execute(sql, params)
-                results = [await _rows(cursor)]
-                while cursor.nextset():
-                    results.append(await _rows(cursor))
+                # The server ends a statement at DB_QUERY_TIMEOUT
+                # (statement_timeout); a second later, a server that answers
+                # nothing at all (stopped, hung) is given up on, and the pool
+                # discards the connection, which is still mid-query.
+                try:
+                    async with asyncio.timeout(_answer_deadline()):
+                        cursor = await conn.execute(sql, params)
+                        results = [await _rows(cursor)]
+                        while cursor.nextset():
+                            results.append(await _rows(cursor))
+                except TimeoutError as exc:
+                    raise psycopg.OperationalError("the database did not answer in time") from exc
             return results
         except PoolTimeout:
             raise  # no connection to be had: retrying would only double the wait
@@ -210,10 +234,12 @@ async def _run(
         breaker.abandoned()
         raise
     breaker.succeeded()
+    elapsed = time.monotonic() - started
+    for observer in query_observers:
+        observer(elapsed, len(statements))
     if (wrapper := _query_logging_connection(using)) is not None:
-        elapsed = f"{time.monotonic() - started:.3f}"
         wrapper.queries_log.extend(
-            {"sql": f"{statement} -- params {statement_params!r}", "time": elapsed}
+            {"sql": f"{statement} -- params {statement_params!r}", "time": f"{elapsed:.3f}"}
             for statement, statement_params in statements
         )
     return results
@@ -266,25 +292,96 @@ def _is_slot_sequence(value: Any) -> bool:
 
 _PLAIN = frozenset({str, int, bool, float, type(None), frozenset})
 
+# Parts that Django replaces rather than changes once they are in a query
+# (``promote()``, ``relabeled_clone()`` make new ones): tuples of such parts,
+# columns, joins and tables. A query is a clone of a long-lived one with a
+# filter or two added, so most of these are the very objects the previous
+# request's query held. Each is turned into a token once: the content is
+# interned (equal content, equal token; a token stands for one content only),
+# and the object is remembered by identity, holding a reference so that its
+# id cannot be reused while remembered. Both tables are emptied when full;
+# tokens keep counting, so an old token never comes to mean new content.
+_MEMO_LIMIT = 65_536
+_memo_by_identity: dict[int, tuple[Any, int]] = {}
+_tokens: dict[Hashable, int] = {}
+_next_token = itertools.count()
+
+
+def _token(value: Any, content: Hashable) -> int:
+    token = _tokens.get(content)
+    if token is None:
+        if len(_tokens) >= _MEMO_LIMIT:
+            _tokens.clear()
+            _memo_by_identity.clear()
+        token = _tokens[content] = next(_next_token)
+    if len(_memo_by_identity) >= _MEMO_LIMIT:
+        _memo_by_identity.clear()
+    _memo_by_identity[id(value)] = (value, token)
+    return token
+
+
+def _frozen_content(value: Any) -> Hashable | None:
+    """What a column, join, table or tuple of frozen parts is made of, or
+    None for anything else."""
+    kind = type(value)
+    if kind is Col:
+        # What Col's own identity holds, without binding its signature.
+        return (Col, value.alias, value.target, value.output_field)
+    if kind is Join:
+        # Django's Join identity leaves out the alias and the join type.
+        return (
+            Join,
+            value.table_name,
+            value.parent_alias,
+            value.table_alias,
+            value.join_type,
+            value.join_field,
+            value.nullable,
+            value.filtered_relation,
+        )
+    if kind is BaseTable:
+        return (BaseTable, value.table_name, value.table_alias)
+    if kind is tuple:
+        items: list[Any] = []
+        for item in value:
+            if type(item) is str:
+                items.append(item)
+            elif type(item) in _PLAIN:
+                items.append((type(item), item))  # True == 1 == 1.0, but not as SQL
+            else:
+                token = _frozen_token(item)
+                if token is None:
+                    return None
+                items.append(token)
+        return (tuple, *items)
+    return None
+
+
+def _frozen_token(value: Any) -> int | None:
+    known = _memo_by_identity.get(id(value))
+    if known is not None and known[0] is value:
+        return known[1]
+    content = _frozen_content(value)
+    return None if content is None else _token(value, content)
+
 
 def _hashable(value: Any) -> Hashable:
     """``value`` as something hashable that is equal for equal values, like
     Django's ``make_hashable`` but without sorting dicts: two queries built
     the same way fill their dicts in the same order, and a different order
-    only costs a cache miss. Anything else is compared as it compares
-    itself (an object without ``__eq__`` never equals another: a miss)."""
+    only costs a cache miss. Frozen parts become tokens (above); anything
+    else is compared as it compares itself (an object without ``__eq__``
+    never equals another: a miss)."""
     kind = type(value)
     if kind in _PLAIN:
         return value  # type: ignore[no-any-return]
-    if kind is Col:
-        # What Col's own identity holds, without binding its signature.
-        return (Col, value.alias, value.target, value.output_field)
-    if kind is tuple:
-        return tuple([_hashable(item) for item in value])
     if kind is dict:
-        return tuple([(key, _hashable(item)) for key, item in value.items()])
-    if kind is list:
-        return tuple([_hashable(item) for item in value])
+        return (dict, *[(key, _hashable(item)) for key, item in value.items()])
+    token = _frozen_token(value)
+    if token is not None:
+        return ("token", token)
+    if kind is tuple or kind is list:
+        return (kind, *[_hashable(item) for item in value])
     if kind is set:
         return frozenset(value)
     return value  # type: ignore[no-any-return]
