@@ -24,7 +24,7 @@ from catalog import selectors, services
 from catalog.cart import Cart, CartFull
 from catalog.forms import CartAddForm, CheckoutForm
 from catalog.models import Category, Order, Product
-from config.text import search_term
+from config.text import search_term, without_nul
 
 PRODUCTS_PER_PAGE = 20
 ORDERS_PER_PAGE = 20
@@ -41,16 +41,17 @@ def product_list(request):
     count), net price and price with tax; filter by ``?category=<slug>`` and
     search with ``?q=``; pagination links keep both."""
     categories = list(Category.objects.order_by("name"))
-    slug = request.GET.get("category") or None
+    params = without_nul(request.GET)
+    slug = params.get("category") or None
     # An unknown category lists nothing (200), as /api/products does.
     category = next((c for c in categories if c.slug == slug), None) if slug else None
-    q = search_term(request.GET.get("q"))
+    q = search_term(params.get("q"))
     # Only what the page shows: descriptions and timestamps cost a noticeable
     # share of the page's CPU to fetch and parse (tests/catalog/test_views.py
     # checks that the query count does not grow with the rows, so a field the
     # template needs and this leaves out shows up as a failure there).
     products = selectors.product_list(category=slug, q=q or None).only(*LISTED_FIELDS)
-    page = Paginator(products, PRODUCTS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(products, PRODUCTS_PER_PAGE).get_page(params.get("page"))
     return render(
         request,
         "catalog/product_list.html",

@@ -28,6 +28,7 @@ import logging
 import os
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from time import perf_counter
 from typing import Any
 
@@ -37,6 +38,7 @@ from django.urls import Resolver404, get_resolver
 from config.access.log_filters import redact
 from config.access.ratelimit import client_address
 from config.observability import timing
+from config.runtime import native_db
 
 Scope = dict[str, Any]
 Message = Mapping[str, Any]
@@ -268,4 +270,7 @@ def observe(app: ASGIApp, *, sync_backlog: Callable[[], int] | None = None) -> A
     if not settings.OBSERVABILITY:
         return app
     timing.install_on_connect()
+    if timing.record_query not in native_db.query_observers:
+        native_db.query_observers.append(timing.record_query)
+        native_db.pool_observers.append(partial(timing.watch_pool, "native"))
     return Observability(app, sync_backlog=sync_backlog)
