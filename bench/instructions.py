@@ -3,10 +3,12 @@ the machine's load, unlike req/s.
 
     python bench/instructions.py                 # every URL, 200 requests each
     python bench/instructions.py --requests 500 /api/movies/1
+    python bench/instructions.py --peer          # the FastAPI peer, same URLs
 
 Each URL is served twice under ``valgrind --tool=callgrind`` in a fresh
 process: once with a few warm-up requests only, once with ``--requests``
-more. The difference of the two instruction totals, divided by
+more. ``--peer`` serves bench/fastapi_app.py's application instead, so the
+two costs compare. The difference of the two instruction totals, divided by
 ``--requests``, is the cost of one request (start-up and warm-up cancel
 out). Requests go straight into the project's ASGI application (the one
 ``config.asgi`` builds, lifespan included) on one event loop, one at a time,
@@ -37,11 +39,21 @@ def environment(database_url: str) -> dict[str, str]:
     return dict(base_env(database_url), PYTHONHASHSEED="0")
 
 
-async def serve(path: str, count: int) -> None:
-    """Send ``count`` GETs of ``path`` to the application; check each is 200."""
+def load_application(peer: bool):
     sys.path.insert(0, str(ROOT))
+    if peer:
+        from bench.fastapi_app import app
+
+        return app
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     from config.asgi import application
+
+    return application
+
+
+async def serve(path: str, count: int, peer: bool = False) -> None:
+    """Send ``count`` GETs of ``path`` to the application; check each is 200."""
+    application = load_application(peer)
 
     # Lifespan startup, as uvicorn sends it (binds the native reads to this
     # loop); Django's stock handler refuses the lifespan scope, which is fine.
@@ -52,7 +64,10 @@ async def serve(path: str, count: int) -> None:
     async def lifespan_send(message: dict) -> None:
         started.set()
 
-    lifespan_scope = {"type": "lifespan", "asgi": {"version": "3.0"}}
+    # The state a lifespan handler fills is copied into each request's scope,
+    # as uvicorn does (the peer keeps its pool there).
+    state: dict = {}
+    lifespan_scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": state}
     lifespan = asyncio.create_task(
         application(lifespan_scope, lifespan_messages.get, lifespan_send)
     )
@@ -75,6 +90,7 @@ async def serve(path: str, count: int) -> None:
             "headers": [(b"host", b"127.0.0.1")],
             "client": ("127.0.0.1", 40000),
             "server": ("127.0.0.1", 8000),
+            "state": dict(state),
         }
         messages: list[dict] = []
         request_sent = False
@@ -95,7 +111,7 @@ async def serve(path: str, count: int) -> None:
             raise SystemExit(f"{path}: status {status}")
 
 
-def count_instructions(path: str, requests: int, env: dict[str, str]) -> int:
+def count_instructions(path: str, requests: int, env: dict[str, str], peer: bool) -> int:
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "callgrind.out"
         subprocess.run(  # noqa: S603
@@ -107,6 +123,7 @@ def count_instructions(path: str, requests: int, env: dict[str, str]) -> int:
                 __file__,
                 "--serve",
                 str(requests),
+                *(["--peer"] if peer else []),
                 path,
             ],
             cwd=ROOT,
@@ -131,17 +148,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="*", help="default: the benchmarked API URLs")
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--peer", action="store_true", help="count the FastAPI peer instead")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:
-        asyncio.run(serve(args.paths[0], args.serve))
+        asyncio.run(serve(args.paths[0], args.serve, args.peer))
         return
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
     env = environment(database_url)
     paths = args.paths or ["/api/movies?limit=10", f"/api/movies/{first_movie_id(database_url)}"]
     for path in paths:
-        base = count_instructions(path, WARM_UP, env)
-        loaded = count_instructions(path, WARM_UP + args.requests, env)
+        base = count_instructions(path, WARM_UP, env, args.peer)
+        loaded = count_instructions(path, WARM_UP + args.requests, env, args.peer)
         per_request = (loaded - base) / args.requests
         print(f"{path}: {per_request:,.0f} instructions per request", flush=True)
 
