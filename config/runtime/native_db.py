@@ -69,7 +69,7 @@ from django.db.models.sql.where import WhereNode
 from django.db.utils import load_backend
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from config.runtime.postgresql.base import breaker_for
+from config.runtime.postgresql.base import DeadlineAsyncConnection, NoAnswer, breaker_for
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +126,10 @@ async def get_pool(using: str = "default") -> AsyncConnectionPool:
     pool_options = wrapper.settings_dict["OPTIONS"].get("pool") or {}
     pool = AsyncConnectionPool(
         kwargs=kwargs,
+        # The server ends a statement at DB_QUERY_TIMEOUT (statement_timeout,
+        # in the connection's options); a server that answers nothing at all
+        # is given up on a second later, as by Django's connections.
+        connection_class=DeadlineAsyncConnection,
         min_size=settings.NATIVE_ASYNC_DB_POOL_MIN_SIZE,
         max_size=settings.NATIVE_ASYNC_DB_POOL_MAX_SIZE,
         timeout=pool_options.get("timeout", 5.0),
@@ -173,12 +177,6 @@ async def _rows(cursor: psycopg.AsyncCursor[Any]) -> list[tuple[Any, ...]]:
     return await cursor.fetchall() if cursor.description is not None else []
 
 
-def _answer_deadline() -> float | None:
-    """Seconds a native read waits for the server's answer (None: no limit)."""
-    timeout: float = settings.DB_QUERY_TIMEOUT
-    return timeout + 1 if timeout > 0 else None
-
-
 async def _execute(
     pool: AsyncConnectionPool, sql: str, params: tuple[Any, ...]
 ) -> list[list[tuple[Any, ...]]]:
@@ -187,21 +185,13 @@ async def _execute(
     for attempt in (1, 2):
         try:
             async with pool.connection() as conn:
-                # The server ends a statement at DB_QUERY_TIMEOUT
-                # (statement_timeout); a second later, a server that answers
-                # nothing at all (stopped, hung) is given up on, and the pool
-                # discards the connection, which is still mid-query.
-                try:
-                    async with asyncio.timeout(_answer_deadline()):
-                        cursor = await conn.execute(sql, params)
-                        results = [await _rows(cursor)]
-                        while cursor.nextset():
-                            results.append(await _rows(cursor))
-                except TimeoutError as exc:
-                    raise psycopg.OperationalError("the database did not answer in time") from exc
+                cursor = await conn.execute(sql, params)
+                results = [await _rows(cursor)]
+                while cursor.nextset():
+                    results.append(await _rows(cursor))
             return results
-        except PoolTimeout:
-            raise  # no connection to be had: retrying would only double the wait
+        except (PoolTimeout, NoAnswer):
+            raise  # no connection to be had, or no answer: retrying would double the wait
         except psycopg.OperationalError:
             if attempt == 2:
                 raise

@@ -334,10 +334,6 @@ def test_frozen_database_answers_503_within_the_bound_then_recovers(seeded_clust
     extra_env = {
         "DB_POOL_TIMEOUT": str(POOL_TIMEOUT),
         "DB_QUERY_TIMEOUT": str(QUERY_TIMEOUT),
-        # Django's connections only: the API throttle and the movie reads go
-        # through the ORM, not the native async pool (config/runtime/native_db.py,
-        # which keeps its own deadline).
-        "NATIVE_ASYNC_DB": "0",
         "LOG_LEVEL": "ERROR",
     }
     with uvicorn_server(database_url=database_url, extra_env=extra_env) as base_url:
@@ -351,7 +347,9 @@ def test_frozen_database_answers_503_within_the_bound_then_recovers(seeded_clust
             answers: dict[str, tuple] = {}
             callers = [
                 threading.Thread(target=lambda p=path: answers.setdefault(p, call(base_url + p)))
-                for path in ("/api/products", "/products/")
+                # Django's pool, the page on a sync thread, and the native
+                # async pool (config/runtime/native_db.py).
+                for path in ("/api/products", "/products/", "/api/movies")
             ]
             for caller in callers:
                 caller.start()
@@ -363,6 +361,11 @@ def test_frozen_database_answers_503_within_the_bound_then_recovers(seeded_clust
             assert content_type.startswith("application/json")
             assert json.loads(body) == {"detail": "database unavailable"}
             assert api_took < FROZEN_BOUND, f"API call took {api_took:.2f}s"
+
+            status, content_type, body, native_took = answers["/api/movies"]
+            assert status == 503
+            assert json.loads(body) == {"detail": "database unavailable"}
+            assert native_took < FROZEN_BOUND, f"native read took {native_took:.2f}s"
 
             status, content_type, body, page_took = answers["/products/"]
             assert status == 503
@@ -378,6 +381,7 @@ def test_frozen_database_answers_503_within_the_bound_then_recovers(seeded_clust
 
         recovered_in = wait_until_serving(base_url, SERVED, limit=5.0)
     print(
-        f"frozen: 503 in API {api_took:.2f}s, page {page_took:.2f}s, later {later_took:.2f}s "
+        f"frozen: 503 in API {api_took:.2f}s, native {native_took:.2f}s, page {page_took:.2f}s, "
+        f"later {later_took:.2f}s "
         f"(bound {FROZEN_BOUND:.1f}s); recovered in {recovered_in:.2f}s"
     )

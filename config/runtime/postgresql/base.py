@@ -96,6 +96,10 @@ def breaker_for(alias: str) -> ConnectBreaker:
 DEADLINE_GRACE_SECONDS = 1.0
 
 
+class NoAnswer(psycopg.OperationalError):
+    """The server answered nothing by the deadline; the connection is closed."""
+
+
 def answer_deadline() -> float | None:
     """Seconds a wait on the server may take, or None for no limit."""
     timeout: float = settings.DB_QUERY_TIMEOUT
@@ -119,7 +123,31 @@ class DeadlineConnection(psycopg.Connection[Any]):
             # Mid-exchange, the connection is in no state to reuse: close it, as
             # psycopg does when a cancelled query will not end.
             self.pgconn.finish()
-            raise psycopg.OperationalError(
+            raise NoAnswer(
+                f"database unavailable: no answer within {deadline:.1f}s, connection closed"
+            ) from None
+
+
+class DeadlineAsyncConnection(psycopg.AsyncConnection[Any]):
+    """``DeadlineConnection`` for asyncio: the connections of the native
+    async reads (config/runtime/native_db.py)."""
+
+    async def wait(
+        self,
+        gen: Generator[Any, Any, Any],
+        interval: float = 0.1,
+        timeout: float | None = None,  # noqa: ASYNC109  (psycopg's signature)
+    ) -> Any:
+        deadline = answer_deadline() if timeout is None else timeout
+        try:
+            return await super().wait(gen, interval=interval, timeout=deadline)
+        except errors._WaitTimeout:
+            if timeout is not None:
+                raise
+            # Not psycopg's cancel request on the way out: a stopped server
+            # would not answer that either.
+            self.pgconn.finish()
+            raise NoAnswer(
                 f"database unavailable: no answer within {deadline:.1f}s, connection closed"
             ) from None
 
