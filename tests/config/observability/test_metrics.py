@@ -5,6 +5,7 @@ worker of ``config.runtime.serve``."""
 
 import os
 import re
+import time
 import urllib.request
 from urllib.error import HTTPError
 
@@ -182,6 +183,17 @@ def test_one_scrape_counts_the_requests_of_every_worker(tmp_path):
             assert status == 200
             prefixes.add(headers["x-request-id"].split("-")[0])
         assert len(prefixes) == 2, "both workers served"
+
+        def scrape_total() -> float:
+            status, _, text = get(f"{url}/metrics", {"Authorization": f"Bearer {TOKEN}"})
+            assert status == 200
+            return requests_of(text, "/api/products")
+
+        # A worker counts a request once its handler returns, which may be
+        # just after the client has the response: wait for the last one.
+        deadline = time.monotonic() + 5
+        while scrape_total() != 40 and time.monotonic() < deadline:
+            time.sleep(0.05)
         totals = set()
         for _ in range(4):  # whichever worker answers the scrape
             status, _, text = get(f"{url}/metrics", {"Authorization": f"Bearer {TOKEN}"})
