@@ -17,6 +17,7 @@ from ninja.operation import Operation, PathView
 from ninja.params.models import BodyModel, QueryModel
 from ninja.renderers import BaseRenderer
 
+from config.caching.conditional import conditional_reads
 from config.errors import DATABASE_UNAVAILABLE, database_unavailable
 
 logger = logging.getLogger(__name__)
@@ -80,6 +81,37 @@ _EVERY_OPERATION = {
     429: "Too many requests: see the Retry-After header (seconds)",
     503: "Database unavailable: retry later",
 }
+
+
+_ETAG_HEADER = {
+    "description": "The page's entity tag: send it back in If-None-Match to get a 304 "
+    "while nothing it shows has changed.",
+    "schema": {"type": "string", "pattern": '^"[0-9a-f]+"$'},
+}
+_PUBLIC_CACHE_CONTROL = {
+    "description": "public, max-age=API_CACHE_MAX_AGE for a public read; "
+    "private, no-store for a read with a token.",
+    "schema": {"type": "string"},
+}
+_NOT_MODIFIED = {
+    "description": "Not Modified: If-None-Match names the current ETag (or is *); no body.",
+    "headers": {
+        "ETag": {**_ETAG_HEADER, "required": True},
+        "Cache-Control": {**_PUBLIC_CACHE_CONTROL, "required": True},
+    },
+}
+
+
+def _document_conditional_get(operation: dict) -> None:
+    """A public GET (the app routers' reads, config.caching.conditional):
+    its 200 may carry an ETag, and it may answer 304."""
+    responses = operation["responses"]
+    ok = responses.get(200) or responses.get("200")
+    if ok is not None:
+        ok.setdefault("headers", {}).update(
+            {"ETag": _ETAG_HEADER, "Cache-Control": _PUBLIC_CACHE_CONTROL}
+        )
+    responses.setdefault(304, _NOT_MODIFIED)
 
 
 def _takes_json_body(operation: Operation) -> bool:
@@ -214,14 +246,17 @@ class ProjectNinjaAPI(NinjaAPI):
 
     def get_openapi_schema(self, *, path_prefix=None, path_params=None):
         """The schema declares every answer an operation can really give:
-        401 where a token is required, 422 where there is input to validate,
-        400 where a body may not parse, and the project-wide ones above."""
+        304 and the ETag for public reads, 401 where a token is required,
+        422 where there is input to validate, 400 where a body may not
+        parse, and the project-wide ones above."""
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.setdefault("ErrorDetail", _ERROR_SCHEMA)
         components.setdefault("ValidationErrorDetail", _VALIDATION_ERROR_SCHEMA)
         for operations in schema["paths"].values():
-            for operation in operations.values():
+            for method, operation in operations.items():
+                if method == "get" and not operation.get("security"):
+                    _document_conditional_get(operation)
                 responses = operation["responses"]
                 extra = {code: _error_response(text) for code, text in _EVERY_OPERATION.items()}
                 if operation.get("security"):
@@ -285,6 +320,9 @@ def _mount_routers():
     from catalog.api import router as catalog_router
     from movies.api import router as movies_router
 
+    # ETag, 304 and Cache-Control for public reads; no-store for the rest.
+    movies_router.add_decorator(conditional_reads("movies"), mode="view")
+    catalog_router.add_decorator(conditional_reads("catalog"), mode="view")
     api.add_router("/", movies_router)
     api.add_router("/", catalog_router)
 

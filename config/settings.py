@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "ninja",
     "config",
     "config.access",
+    "config.caching",
     "movies",
     "catalog",
 ]
@@ -416,6 +417,13 @@ NINJA_PAGINATION_PER_PAGE = API_PAGE_SIZE
 NINJA_PAGINATION_MAX_LIMIT = API_MAX_PAGE_SIZE
 # @paginate without a class: limit/offset with a bounded offset.
 NINJA_PAGINATION_CLASS = "config.pagination.Pagination"
+
+# Seconds a public API read may be reused before asking again with its ETag
+# (Cache-Control: public, max-age); 0 revalidates every time (config/caching/).
+_api_cache_max_age = (os.environ.get("API_CACHE_MAX_AGE") or "0").strip()
+if not (_api_cache_max_age.isascii() and _api_cache_max_age.isdigit()):
+    sys.exit(f"API_CACHE_MAX_AGE must be a whole number of seconds, not {_api_cache_max_age!r}.")
+API_CACHE_MAX_AGE = int(_api_cache_max_age)
 
 # Observability (config/observability/): one access line per request,
 # request ids, Server-Timing on the API, Prometheus metrics. OBSERVABILITY=0
