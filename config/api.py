@@ -17,7 +17,7 @@ from ninja.operation import Operation, PathView
 from ninja.params.models import BodyModel, QueryModel
 from ninja.renderers import BaseRenderer
 
-from config.caching.conditional import conditional_reads
+from config.caching.conditional import conditional_reads, not_cacheable
 from config.errors import DATABASE_UNAVAILABLE, database_unavailable
 
 logger = logging.getLogger(__name__)
@@ -177,7 +177,9 @@ class ProjectPathView(PathView):
       (or none) with a JSON 415, before reading the body;
     - a query parameter the operation does not take is a 422 naming it, as
       an unknown field of a JSON body is: a misspelt filter (``?yaer=1999``)
-      would otherwise answer, unfiltered, as if it had been applied.
+      would otherwise answer, unfiltered, as if it had been applied;
+    - these refusals, like every answer but a public read's, are
+      ``private, no-store`` (config.caching.conditional).
     """
 
     def _find_operation(self, request: HttpRequest) -> Operation | None:
@@ -194,7 +196,7 @@ class ProjectPathView(PathView):
         listed = ", ".join(sorted(allowed))
         response = JsonResponse({"detail": f"Method not allowed: use {listed}."}, status=405)
         response["Allow"] = listed
-        return response
+        return not_cacheable(response)
 
     def _refusal(self, request: HttpRequest) -> HttpResponse | None:
         operation = self._find_operation(request)
@@ -222,13 +224,13 @@ class ProjectPathView(PathView):
     def _sync_view(self, request, *args, **kwargs):
         refusal = self._refusal(request)
         if refusal is not None:
-            return refusal
+            return not_cacheable(refusal)
         return self._head(request, super()._sync_view(request, *args, **kwargs))
 
     async def _async_view(self, request, *args, **kwargs):
         refusal = self._refusal(request)
         if refusal is not None:
-            return refusal
+            return not_cacheable(refusal)
         return self._head(request, await super()._async_view(request, *args, **kwargs))
 
 

@@ -95,7 +95,8 @@ def _operation_of(run: Run) -> Any:
     return getattr(inspect.unwrap(run), "__self__", None)
 
 
-def _not_cacheable(response: HttpResponseBase) -> HttpResponseBase:
+def not_cacheable(response: HttpResponseBase) -> HttpResponseBase:
+    """For every answer that is not a public read's 200 or 304."""
     response["Cache-Control"] = NOT_CACHEABLE
     patch_vary_headers(response, ["Authorization"])
     return response
@@ -137,19 +138,19 @@ def conditional_reads(app_label: str) -> Callable[[Run], Run]:
                 or request.method not in SAFE_METHODS
                 or "Authorization" in request.headers
             ):
-                return _not_cacheable(await run(request, *args, **kwargs))
+                return not_cacheable(await run(request, *args, **kwargs))
             try:
                 versions = await versions_of(app_label)
             except Exception as exc:
                 # The API's own answer (a 503 for a database that is down).
-                return _not_cacheable(operation.api.on_exception(request, exc))
+                return not_cacheable(operation.api.on_exception(request, exc))
             etag = etag_for(request, versions, _deploy_fingerprint(operation.api))
             tags = if_none_match(request)
             if tags and tags != ["*"] and matches(tags, etag):
                 return _cacheable(HttpResponseNotModified(), etag)
             response = await run(request, *args, **kwargs)
             if response.status_code != 200:
-                return _not_cacheable(response)
+                return not_cacheable(response)
             if tags == ["*"]:
                 # A current representation exists: the condition is false.
                 return _cacheable(HttpResponseNotModified(), etag)

@@ -203,6 +203,16 @@ async def test_orders_without_a_token_are_a_private_401(rows, async_client):
     assert "ETag" not in response
 
 
+async def test_refusals_are_private(rows, async_client):
+    unknown = await async_client.get("/api/movies", {"yaer": 1999})
+    assert unknown.status_code == 422
+    not_allowed = await async_client.delete("/api/genres")
+    assert not_allowed.status_code == 405
+    for response in (unknown, not_allowed):
+        assert response["Cache-Control"] == "private, no-store"
+        assert "ETag" not in response
+
+
 async def test_writes_are_private_and_untagged(rows, async_client, user):
     await sync_to_async(grant)(user, "movies.add_movie")
     _, token = await sync_to_async(api_token_create)(user=user)
