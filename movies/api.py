@@ -23,7 +23,7 @@ from ninja.errors import HttpError, ValidationError
 from ninja.pagination import paginate
 
 from config.access.tokens import require_perm, token_auth
-from config.pagination import Pagination
+from config.pagination import CursorPageIn, keyset_page
 from config.runtime.native_db import evaluate
 from config.schemas import MAX_ID, ErrorOut, links_from_id
 from movies import selectors, services
@@ -99,21 +99,25 @@ async def _write(service, **kwargs) -> dict:
 
 
 @router.get("/movies", response=MoviePageOut)
-async def list_movies(request, filters: Query[MovieFilters], page: Query[Pagination.Input]):
-    """Movies, filtered and ordered; `limit` (default 10, at most 100) and
-    `offset` page through them. Unknown genre or director ids give an empty
-    list. `year_min` greater than `year_max` is a 422 (a rule across two
-    parameters, which the schema cannot state).
+async def list_movies(request, filters: Query[MovieFilters], page: Query[CursorPageIn]):
+    """Movies, filtered and ordered. `limit` (default 10, at most 100) and
+    `offset` page through them, or `cursor`: a page's `next` or `previous`,
+    for pages that stay put while movies are added (a cursor made for another
+    ordering or list, altered, or sent with an offset is a 422).
+    `count=false` leaves the total out. Unknown genre or director ids give an
+    empty list. `year_min` greater than `year_max` is a 422 (a rule across
+    two parameters, which the schema cannot state).
 
     The hottest endpoint: three queries of plain rows (page, its genres,
     count) evaluated together, rather than ninja's @paginate over model
     instances."""
     movies = selectors.movie_rows(**filters.model_dump(exclude_none=True))
-    shown = movies[page.offset : page.offset + page.limit]
+    shown = keyset_page(movies, page, list_name="movies")
     (rows, genre_rows), count = await evaluate(
-        shown, selectors.movie_genre_rows(shown.values("id")), count=movies
+        shown.rows, selectors.movie_genre_rows(shown.rows.values("id")), count=shown.count
     )
-    return {"items": movie_dicts(rows, genre_rows), "count": count}
+    rows, links = shown.links(rows, count)
+    return {"items": movie_dicts(rows, genre_rows), "count": count, **links}
 
 
 @router.get("/movies/{movie_id}", response={200: MovieOut, 404: ErrorOut})

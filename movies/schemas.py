@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from config.pagination import COUNT_DESCRIPTION, NEXT_DESCRIPTION, PREVIOUS_DESCRIPTION
 from config.schemas import MAX_ID, TEXT_PATTERN, JsonInt, SearchText
 from movies.durations import format_running_time, parse_running_time
 from movies.models import (
@@ -109,7 +110,9 @@ class MovieOut(RowOut):
 
 class MoviePageOut(RowOut):
     items: list[MovieOut]
-    count: int = Field(description="Movies matching the filters, on all pages.")
+    count: int | None = Field(description=COUNT_DESCRIPTION)
+    next: str | None = Field(description=NEXT_DESCRIPTION)
+    previous: str | None = Field(description=PREVIOUS_DESCRIPTION)
 
 
 def movie_dict(row: dict, genres: list[dict]) -> dict:
