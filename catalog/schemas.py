@@ -8,8 +8,9 @@ from typing import Annotated
 from ninja import Field, Schema
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema, model_validator
 
-from catalog.pricing import currency_code
+from catalog.pricing import currency_code, price_with_tax, tax_rate
 from catalog.services import MAX_LINE_QUANTITY, MAX_ORDER_LINES
+from config.pagination import COUNT_DESCRIPTION, NEXT_DESCRIPTION, PREVIOUS_DESCRIPTION
 from config.schemas import MAX_ID, TEXT_PATTERN, JsonInt, SearchText
 
 # Money leaves as a string with exactly two places ("12.50"): a JSON number
@@ -90,6 +91,35 @@ class ProductOut(Schema):
     @staticmethod
     def resolve_currency(obj) -> str:
         return currency_code()
+
+
+class ProductPageOut(Schema):
+    items: list[ProductOut]
+    count: int | None = Field(description=COUNT_DESCRIPTION)
+    next: str | None = Field(description=NEXT_DESCRIPTION)
+    previous: str | None = Field(description=PREVIOUS_DESCRIPTION)
+
+
+def product_dicts(rows: list[dict]) -> list[dict]:
+    """ProductOut dicts from rows of ``catalog.selectors.product_rows``."""
+    rate = tax_rate()
+    return [
+        {
+            "id": row["id"],
+            "name": row["name"],
+            "slug": row["slug"],
+            "category": {
+                "id": row["category_id"],
+                "name": row["category__name"],
+                "slug": row["category__slug"],
+            },
+            "price": row["price"],
+            "price_with_tax": price_with_tax(row["price"], rate),
+            "stock": row["stock"],
+            "in_stock": row["stock"] > 0,
+        }
+        for row in rows
+    ]
 
 
 class ProductDetailOut(ProductOut):

@@ -46,6 +46,24 @@ def product_list(
     return products.order_by("name", "id")
 
 
+PRODUCT_ROW_FIELDS = (
+    "id",
+    "name",
+    "slug",
+    "price",
+    "stock",
+    "category_id",
+    "category__name",
+    "category__slug",
+)
+
+
+def product_rows(**filters) -> QuerySet:
+    """``product_list(**filters)`` as ``values()`` rows of PRODUCT_ROW_FIELDS
+    (what the API lists)."""
+    return product_list(**filters).values(*PRODUCT_ROW_FIELDS)
+
+
 def product_detail() -> QuerySet[Product]:
     """Products a visitor may see on their own page: active ones only."""
     return Product.objects.active().select_related("category")
