@@ -44,9 +44,9 @@ async def list_products(request, filters: Query[ProductFilters], page: Query[Cur
     with and without tax. `limit` and `offset` page through them, or
     `cursor`: a page's `next` or `previous`, for pages that stay put while
     products are added (a cursor made for another list, altered, or sent with
-    an offset is a 422). `count=false` leaves the total out. `min_price`
-    greater than `max_price` is a 422 (a rule across two parameters, which
-    the schema cannot state)."""
+    an offset is a 422). `count=false` leaves the total out.
+    `min_price` greater than `max_price` is a 422 (a rule across two
+    parameters, which the schema cannot state)."""
     products = selectors.product_rows(**filters.model_dump())
     shown = keyset_page(products, page, list_name="products")
     (rows,), count = await evaluate(shown.rows, count=shown.count)

@@ -330,7 +330,8 @@ async def test_openapi_documents_cursor_and_count(async_client):
 
 async def test_cursor_pages_read_natively_in_one_round_trip(shelf, async_client, settings):
     """On PostgreSQL a cursor page is still the one native round trip:
-    page and genres, and the count unless count=false."""
+    page and genres, and the count unless count=false (the ETag's stamps,
+    read before the handler, aside)."""
     settings.API_THROTTLE_ANON = "off"
     if not native_db.native_enabled():
         pytest.skip("native async reads run on PostgreSQL with NATIVE_ASYNC_DB on only")
@@ -341,6 +342,7 @@ async def test_cursor_pages_read_natively_in_one_round_trip(shelf, async_client,
             connection.queries_log.clear()
             body = await get(async_client, limit=5, cursor=first["next"], count=count)
             assert len(body["items"]) == 5
-            assert len(connection.queries_log) == queries
+            listed = [q for q in connection.queries_log if "caching_tablestamp" not in q["sql"]]
+            assert len(listed) == queries
     finally:
         connection.force_debug_cursor = False
