@@ -660,7 +660,13 @@ async def test_list_reads_natively_with_three_queries_whatever_the_page_size(
             assert len(body["items"]) == limit
             assert body["count"] == 25
             assert all(item["director"] and item["genres"] for item in body["items"])
-            counts[limit] = [query["sql"] for query in connection.queries_log]
+            # The ETag's version stamps (config/caching/), read before the
+            # handler, aside.
+            counts[limit] = [
+                query["sql"]
+                for query in connection.queries_log
+                if "caching_tablestamp" not in query["sql"]
+            ]
     finally:
         connection.force_debug_cursor = False
     assert len(counts[2]) == len(counts[20]) == 3
