@@ -1,8 +1,10 @@
 """Conditional GETs on the public API (config/caching/): ETag, If-None-Match
 and 304, Cache-Control and Vary, and the version stamps behind the tags."""
 
+import contextlib
 import threading
 
+import httpx
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection, transaction
@@ -19,6 +21,7 @@ from movies.models import Genre, Movie, Person
 from tests.catalog.factories import make_category, make_product
 from tests.config.test_cors import ORIGIN, cors_on  # noqa: F401 (a fixture)
 from tests.config.test_settings import run_python
+from tests.live import uvicorn_server
 from tests.movies.factories import make_genre, make_movie, make_person
 
 # Async handlers read committed rows on other connections.
@@ -396,6 +399,28 @@ def test_writers_of_one_table_never_wait_for_each_others_stamps(rows):
         release.set()
         thread.join(10)
     assert not errors
+
+
+@pytest.mark.live
+def test_two_servers_give_one_tag_and_a_bodiless_304(rows):
+    """Real uvicorn servers on one database: the tag one gives is a 304 on
+    the other, with nothing after the head; a rename changes it on both."""
+    with contextlib.ExitStack() as servers:
+        one, other = (servers.enter_context(uvicorn_server()) for _ in range(2))
+        detail = f"/api/movies/{rows['movie'].pk}"
+        first = httpx.get(one + detail)
+        assert first.status_code == 200
+        etag = first.headers["ETag"]
+        assert httpx.get(other + detail).headers["ETag"] == etag
+        not_modified = httpx.get(other + detail, headers={"If-None-Match": etag})
+        assert not_modified.status_code == 304
+        assert not_modified.content == b""
+        assert not_modified.headers["ETag"] == etag
+        Person.objects.filter(pk=rows["director"].pk).update(name="Sidney Arthur Lumet")
+        for server in (one, other):
+            changed = httpx.get(server + detail, headers={"If-None-Match": etag})
+            assert changed.status_code == 200
+            assert changed.json()["director"]["name"] == "Sidney Arthur Lumet"
 
 
 # Settings and schema --------------------------------------------------------------------
