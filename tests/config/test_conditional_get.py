@@ -7,10 +7,11 @@ import threading
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 
 from catalog.models import Category, Product
 from config.access.models import api_token_create
+from config.caching import conditional
 from config.caching.conditional import versions_of
 from config.caching.models import TableStamp
 from config.caching.triggers import install, tracked_tables
@@ -161,6 +162,18 @@ async def test_cors_keeps_its_vary_and_headers_on_a_304(rows, async_client):
     assert again.status_code == 304
     assert again["Access-Control-Allow-Origin"] == ORIGIN
     assert {"origin", "authorization"} <= vary(again)
+
+
+async def test_stamps_out_of_reach_are_the_apis_503(rows, async_client, monkeypatch):
+    async def unavailable(app_label):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(conditional, "versions_of", unavailable)
+    response = await async_client.get("/api/movies")
+    assert response.status_code == 503
+    assert response.json() == {"detail": "database unavailable"}
+    assert response["Retry-After"]
+    assert response["Cache-Control"] == "private, no-store"
 
 
 async def test_max_age_comes_from_the_setting(rows, async_client, settings):
