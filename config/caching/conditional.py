@@ -15,7 +15,7 @@ import hashlib
 import inspect
 from collections.abc import Awaitable, Callable
 from functools import cache, wraps
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from asgiref.sync import iscoroutinefunction
@@ -37,6 +37,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD"})
 BODY_SETTINGS = ("TAX_RATE", "CURRENCY_CODE", "CURRENCY_SYMBOL", "API_PAGE_SIZE")
 
 Run = Callable[..., Awaitable[HttpResponseBase]]
+R = TypeVar("R", bound=HttpResponseBase)
 
 
 async def versions_of(app_label: str) -> tuple[int, ...]:
@@ -95,7 +96,7 @@ def _operation_of(run: Run) -> Any:
     return getattr(inspect.unwrap(run), "__self__", None)
 
 
-def not_cacheable(response: HttpResponseBase) -> HttpResponseBase:
+def not_cacheable(response: R) -> R:
     """For every answer that is not a public read's 200 or 304."""
     response["Cache-Control"] = NOT_CACHEABLE
     patch_vary_headers(response, ["Authorization"])
