@@ -19,13 +19,14 @@ This handler changes only that:
    before; requests sharing a thread run their sync calls one after another,
    never interleaved inside a call, which is what transactions (opened and
    closed inside one sync call) need.
-2. ``request_started`` receivers run on the event loop: Django's own
-   (``reset_queries``, ``close_old_connections``) do no I/O there, since the
-   loop thread holds no database connection (with the pool, a request's
-   thread gives its connection back when the request ends).
+2. ``request_started`` receivers run on the event loop, where Django's
+   receivers that act on the calling thread's database connections
+   (``close_old_connections``, and ``reset_queries`` unless ``DEBUG`` logs
+   queries) are left out: the loop thread never opens a connection (Django
+   refuses to), so they would only look for one (``send_on_loop``).
 3. The response is closed (and ``request_finished`` sent) on the request's
    thread only if the request used that thread; otherwise on the loop, where
-   again there is no connection to close.
+   again there is no connection to close (``close_on_loop``).
 4. A finished request is released from the reference cycles Django's
    middleware and the disconnect listener would leave it in, so refcounting
    frees it at once rather than the cyclic garbage collector, later.
@@ -53,6 +54,7 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django import db
 from django.conf import settings
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.auth.models import AnonymousUser
@@ -62,6 +64,7 @@ from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.base import BaseHandler
+from django.dispatch import Signal
 from django.http import FileResponse, HttpRequest, HttpResponseBase
 from django.middleware import csrf
 from django.urls import set_script_prefix
@@ -138,6 +141,45 @@ def cookieless_lane() -> BaseHandler:
     return lane
 
 
+def _connection_receivers() -> frozenset[Callable[..., Any]]:
+    """Django's request signal receivers that act only on the calling
+    thread's database connections (``reset_queries`` empties their query
+    logs, which only ``DEBUG`` fills on the loop)."""
+    if settings.DEBUG:
+        return frozenset({db.close_old_connections})
+    return frozenset({db.close_old_connections, db.reset_queries})
+
+
+async def send_on_loop(
+    signal: Signal, sender: type, skip: frozenset[Callable[..., Any]], **named: Any
+) -> None:
+    """``signal.asend`` from the event loop thread, to every receiver but
+    ``skip``: sync receivers are called on the loop (they do no I/O there,
+    point 2), async ones awaited together (Django's ``Signal.asend`` and
+    ``_live_receivers``, 5.2)."""
+    sync_receivers, async_receivers = signal._live_receivers(sender)
+    for receiver in sync_receivers:
+        if receiver not in skip:
+            receiver(signal=signal, sender=sender, **named)
+    if async_receivers:
+        await asyncio.gather(
+            *(receiver(signal=signal, sender=sender, **named) for receiver in async_receivers)
+        )
+
+
+async def close_on_loop(response: HttpResponseBase, skip: frozenset[Callable[..., Any]]) -> None:
+    """``response.close()`` (Django's ``HttpResponseBase.close``, 5.2) on the
+    event loop thread: ``request_finished`` goes through ``send_on_loop``."""
+    closers: list[Callable[[], object]] = response._resource_closers  # type: ignore[attr-defined]
+    for closer in closers:
+        with contextlib.suppress(Exception):
+            closer()
+    closers.clear()
+    response.closed = True
+    sender = response._handler_class  # type: ignore[attr-defined]
+    await send_on_loop(signals.request_finished, sender, skip)
+
+
 async def _anonymous_user() -> AnonymousUser:
     return AnonymousUser()
 
@@ -166,6 +208,7 @@ class PooledThreadASGIHandler(ASGIHandler):
         self._cookieless_prefix: str = settings.RUNTIME_COOKIELESS_PREFIX
         self._cookieless = cookieless_lane() if self._cookieless_prefix else None
         self._session_store = import_string(f"{settings.SESSION_ENGINE}.SessionStore")
+        self._connection_receivers = _connection_receivers()
 
     def sync_backlog(self) -> int:
         """Sync calls queued for the threads and not yet started (a metric:
@@ -197,7 +240,9 @@ class PooledThreadASGIHandler(ASGIHandler):
         except RequestAborted:
             return
         set_script_prefix(get_script_prefix(scope))
-        signals.request_started.send(sender=self.__class__, scope=scope)
+        await send_on_loop(
+            signals.request_started, self.__class__, self._connection_receivers, scope=scope
+        )
         request, error_response = self.create_request(scope, body_file)
         if request is None:
             assert error_response is not None
@@ -239,7 +284,7 @@ class PooledThreadASGIHandler(ASGIHandler):
             if executor is None or executor.used:
                 await sync_to_async(response.close)()
             else:
-                response.close()
+                await close_on_loop(response, self._connection_receivers)
         body_file.close()
         release_request(request)
 

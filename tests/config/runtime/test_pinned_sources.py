@@ -22,6 +22,12 @@ HANDLER = (
     "handle() is a copy of ASGIHandler.handle: port the upstream change; __call__ "
     "replaces the per-request ThreadSensitiveContext",
 )
+SIGNALS = (
+    "config/runtime/handler.py (send_on_loop, close_on_loop)",
+    "send_on_loop copies Signal.asend's dispatch and close_on_loop HttpResponseBase.close; "
+    "that the receivers left out on the loop (_connection_receivers) still act only on "
+    "the calling thread's database connections",
+)
 RELEASE = (
     "config/runtime/handler.py (release_request)",
     "the attributes that tie a request into reference cycles (_REQUEST_CYCLES)",
@@ -52,6 +58,11 @@ NATIVE = (
 PINS = {
     "django.core.handlers.asgi:ASGIHandler.__call__": ("f756809e9c9308dc", HANDLER),
     "django.core.handlers.asgi:ASGIHandler.handle": ("98faeb5bef800331", HANDLER),
+    "django.dispatch.dispatcher:Signal.asend": ("b27a0e4474a61569", SIGNALS),
+    "django.dispatch.dispatcher:Signal._live_receivers": ("0a7af5d851f7fd87", SIGNALS),
+    "django.http.response:HttpResponseBase.close": ("84589f5b23acbb23", SIGNALS),
+    "django.db:reset_queries": ("9989bcde56b2f76a", SIGNALS),
+    "django.db:close_old_connections": ("c352dd45e8333c97", SIGNALS),
     "django.contrib.auth.middleware:AuthenticationMiddleware.process_request": (
         "6dd39b90ad6373e2",
         RELEASE,

@@ -1,0 +1,75 @@
+"""request_started and request_finished under the runtime's handler
+(config/runtime/handler.py, points 2 and 3): a request served on the event
+loop leaves out only Django's receivers for the loop thread's database
+connections; every other receiver, sync or async, hears both signals, for
+requests on the loop and for requests that used a sync thread."""
+
+import pytest
+from asgiref.sync import sync_to_async
+from django import db
+from django.core import signals
+
+from config.runtime.handler import PooledThreadASGIHandler, _connection_receivers
+from tests.config.runtime.test_cookieless_lane import request
+from tests.movies.factories import make_movie
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def heard():
+    """What the test's receivers heard: (signal name, sync or async)."""
+    events: list[tuple[str, str]] = []
+
+    def sync_started(**kwargs):
+        events.append(("started", "sync"))
+
+    def sync_finished(**kwargs):
+        events.append(("finished", "sync"))
+
+    async def async_started(**kwargs):
+        events.append(("started", "async"))
+
+    async def async_finished(**kwargs):
+        events.append(("finished", "async"))
+
+    pairs = [
+        (signals.request_started, sync_started),
+        (signals.request_started, async_started),
+        (signals.request_finished, sync_finished),
+        (signals.request_finished, async_finished),
+    ]
+    for signal, receiver in pairs:
+        signal.connect(receiver)
+    yield events
+    for signal, receiver in pairs:
+        signal.disconnect(receiver)
+
+
+ALL_FOUR = {("started", "sync"), ("started", "async"), ("finished", "sync"), ("finished", "async")}
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/api/genres"])
+async def test_requests_on_the_loop_send_both_signals_to_other_receivers(heard, path):
+    handler = PooledThreadASGIHandler(thread_count=1)
+    status, _, _ = await request(handler, "GET", path)
+    assert status == 200
+    assert set(heard) == ALL_FOUR
+    assert len(heard) == 4
+
+
+async def test_a_page_that_used_its_thread_sends_both_signals(heard):
+    await sync_to_async(make_movie)("Signal Film")
+    handler = PooledThreadASGIHandler(thread_count=1)
+    status, _, body = await request(handler, "GET", "/movies/")
+    assert status == 200
+    assert b"Signal Film" in body
+    assert set(heard) == ALL_FOUR
+
+
+def test_only_the_connection_receivers_are_left_out(settings):
+    settings.DEBUG = False
+    assert _connection_receivers() == {db.close_old_connections, db.reset_queries}
+    # With DEBUG the loop's connections log native reads: reset them as Django does.
+    settings.DEBUG = True
+    assert _connection_receivers() == {db.close_old_connections}
