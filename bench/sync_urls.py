@@ -6,10 +6,13 @@ product's URLs."""
 
 from django.http import Http404, HttpResponse
 from django.urls import path
+from ninja.errors import ValidationError as CursorError
+from pydantic import ValidationError
 
 from catalog.views import product_list
 from config import urls as project_urls
 from config.api import ORJSONRenderer
+from config.pagination import CursorPageIn, keyset_page
 from movies import selectors
 from movies.schemas import MovieOut, MoviePageOut, movie_detail_dict, movie_dicts
 
@@ -22,17 +25,19 @@ def _json(request, schema, data) -> HttpResponse:
 
 
 def movie_list(request):
-    """The project's list, with the same three querysets run by the sync ORM."""
+    """The project's list (movies.api.list_movies) with the same paging
+    (config.pagination: limit/offset or a cursor, and its next/previous
+    cursors) and the same three querysets, run by the sync ORM."""
     try:
-        limit = int(request.GET.get("limit", 10))
-        offset = int(request.GET.get("offset", 0))
-    except ValueError:
+        params = CursorPageIn.model_validate(request.GET.dict())
+        shown = keyset_page(selectors.movie_rows(), params, list_name="movies")
+    except (ValidationError, CursorError):
         return HttpResponse(status=422)
-    limit, offset = min(max(limit, 1), 100), max(offset, 0)
-    movies = selectors.movie_rows()
-    shown = movies[offset : offset + limit]
-    genre_rows = selectors.movie_genre_rows(shown.values("id"))
-    page = {"items": movie_dicts(list(shown), list(genre_rows)), "count": movies.count()}
+    rows = list(shown.rows)
+    genre_rows = list(selectors.movie_genre_rows(shown.rows.values("id")))
+    count = shown.count.count() if shown.count is not None else None
+    rows, links = shown.links(rows, count)
+    page = {"items": movie_dicts(rows, genre_rows), "count": count, **links}
     return _json(request, MoviePageOut, page)
 
 
