@@ -2,14 +2,17 @@
 under gunicorn and a FastAPI + asyncpg + pydantic peer under uvicorn, on the
 same PostgreSQL data, one server at a time.
 
-    make bench                      # full run (about 5 minutes)
+    make bench                      # full run (about 8 minutes)
     make bench BENCH_ARGS="--quick" # 3-second runs, c=400 only: a smoke test
 
 The peer (bench/fastapi_app.py, 2 uvicorn workers with the project's uvicorn
 options) serves only the two API URLs, the list and the detail; its bodies
 are checked equal to the project's as JSON before measuring (the baseline's
-byte for byte, on every URL). Without fastapi or asyncpg installed (the
-`bench` extra) the peer is skipped with a note.
+byte for byte, on every URL; the list's `next`/`previous` cursors included:
+the baseline pages through config.pagination as the project does, the peer
+signs the same cursors itself). Without fastapi or asyncpg installed (the
+`bench` extra) the peer is skipped with a note. Only bodies are compared:
+the project's ETag, Cache-Control and Vary headers are its own.
 
 Prints a table per server and URL (req/s, p50, p99, socket errors, non-2xx,
 peak RSS per worker, database connections left open) and the ratios
@@ -18,6 +21,36 @@ to bench/RESULTS.md and writes them as JSON to bench/last-run.json (ratios
 and ratios_fastapi). Needs wrk (`apt-get install wrk`) and a PostgreSQL
 server (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/bench).
 Every request goes to 127.0.0.1 and every wrk run is bounded in time.
+
+Two more sets of rows, in the same run (so their ratios are not swung by
+the machine's load from one run to the next):
+
+- The anonymous rate limit, on as production has it, raised out of reach
+  (nothing is refused): the project again with its counters in PostgreSQL
+  (no REDIS_URL; one upsert on one hot row per request) and with them in
+  Redis (REDIS_URL=BENCH_REDIS_URL, default redis://127.0.0.1:6379/15; with
+  it Django's cache is Redis too, as in production). The list and the
+  detail at c=400 only (three runs each, one with --quick), printed and
+  recorded as "throttle on / off": over the project's unthrottled rows
+  (ratios_throttle in last-run.json; issues 16 and 18 target >= 0.9). The
+  run checks that each store did count the hits; without a Redis answering
+  PING its row is skipped with a note.
+- A 304: the project's list sent with `If-None-Match: <the ETag its 200
+  carried>`, at c=400 (three runs, one with --quick), after checking by hand
+  that the answer is a bodiless 304 with that tag. wrk counts only statuses
+  over 399 as "Non-2xx or 3xx", so a 304 is no error for it, but it cannot
+  tell a 304 from a 200: the bytes read per response (about a 304's size,
+  not a 200's) show the run was 304s. Printed and recorded as 304 req/s over
+  the list's 200 req/s on the same server (not_modified in last-run.json;
+  issue 16 targets >= 2, "a 304 costs less than half a 200").
+
+The anonymous limit is off on the other rows: all load comes from one
+address, which is exactly what that limit exists to stop. --with-throttle
+keeps it counting (in PostgreSQL, raised out of reach) on the main rows of
+every server that has it (project, baseline, stock), as before these rows
+existed; the unthrottled project is then the extra row, so throttle on / off
+is still taken in the run. BENCH_ARGS (all optional): --quick, --stock,
+--with-throttle, --no-record, --soak.
 """
 
 import argparse
@@ -48,6 +81,12 @@ MOVIES = 10_000
 PRODUCTS = 1_000
 # The URL keys of run()'s paths that the FastAPI peer serves (it has no pages).
 API_PATHS = ("movies_list", "movie_detail")
+# An anonymous rate limit that counts but never refuses.
+THROTTLE_OUT_OF_REACH = "1000000000/min"
+# The Redis database the throttle row counts in (its own, away from the tests' 0).
+DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
+# Where the extra rows (throttle on / off, 304) are measured.
+EXTRA_CONCURRENCY = 400
 
 
 def log(message: str) -> None:
@@ -62,6 +101,8 @@ def free_port() -> int:
 
 def base_env(database_url: str) -> dict:
     env = dict(os.environ)
+    # The rows say where the counters live: only the Redis row has Redis.
+    env.pop("REDIS_URL", None)
     env.update(
         DATABASE_URL=database_url,
         DJANGO_SECRET_KEY="bench-only-secret-key-" + "x" * 40,
@@ -71,7 +112,8 @@ def base_env(database_url: str) -> dict:
         # All load comes from one address, which is exactly what the anonymous
         # read limit exists to stop: off by default (the seed's and
         # PERFORMANCE.md's servers had none); --with-throttle keeps it
-        # counting, out of reach, on one hot row (see bench/RESULTS.md).
+        # counting, out of reach, on one hot row (see bench/RESULTS.md), and
+        # the throttle rows measure it on the project in every run.
         API_THROTTLE_ANON=os.environ.get("BENCH_THROTTLE_ANON", "off"),
     )
     return env
@@ -120,17 +162,65 @@ PROJECT_COMMAND = [
 ]  # fmt: skip
 
 
-def project_server(env: dict) -> "Server":
-    """The project as production runs it: config.runtime.serve, 2 uvicorn workers."""
+def project_server(env: dict, variant: str = "", **options) -> "Server":
+    """The project as production runs it: config.runtime.serve, 2 uvicorn workers;
+    ``variant`` names a configuration other than the main row's."""
     pool_max = int(env.get("DB_POOL_MAX_SIZE", 10))
     native_max = int(env.get("NATIVE_ASYNC_DB_POOL_MAX_SIZE", 10))
     return Server(
-        "project (uvicorn, 2 workers)",
+        f"project{', ' + variant if variant else ''} (uvicorn, 2 workers)",
         PROJECT_COMMAND,
         env,
         workers=2,
         max_connections_per_worker=pool_max + native_max,
+        **options,
     )
+
+
+# The throttle rows' configurations: the anonymous limit off, or counting
+# (out of reach) in PostgreSQL or in Redis.
+THROTTLE_STORES = ("off", "postgresql", "redis")
+STORE_NAMES = {"postgresql": "PostgreSQL", "redis": "Redis"}
+THROTTLE_VARIANTS = {
+    "off": "anonymous throttle off",
+    "postgresql": "anonymous throttle on, counters in PostgreSQL",
+    "redis": "anonymous throttle on, counters in Redis",
+}
+
+
+def throttle_env(env: dict, store: str, redis_url: str) -> dict:
+    if store == "off":
+        return dict(env, API_THROTTLE_ANON="off")
+    env = dict(env, API_THROTTLE_ANON=THROTTLE_OUT_OF_REACH)
+    if store == "redis":
+        env["REDIS_URL"] = redis_url
+    return env
+
+
+def redis_answers(redis_url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(redis_url, socket_timeout=2).ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+def anonymous_hits(store: str, database_url: str, redis_url: str, since: float) -> int:
+    """The anonymous hits the store holds for the windows that ended after
+    ``since`` (Redis keeps only the latest): more than none after a
+    throttled row says the limit counted there."""
+    if store == "redis":
+        import redis
+
+        client = redis.Redis.from_url(redis_url, socket_timeout=2)
+        return sum(int(client.get(key) or 0) for key in client.scan_iter("ratelimit:anon:*"))
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(
+            "SELECT coalesce(sum(count), 0) FROM config_ratecounter "
+            "WHERE key LIKE %s AND expires_at > %s",
+            ["anon:%", int(since)],
+        ).fetchone()[0]
 
 
 def fastapi_server(env: dict) -> "Server | None":
@@ -168,16 +258,31 @@ def db_connections(database_url: str) -> int:
 
 
 class Server:
-    def __init__(self, name, command, env, workers, max_connections_per_worker, serves=None):
+    def __init__(
+        self,
+        name,
+        command,
+        env,
+        workers,
+        max_connections_per_worker,
+        serves=None,
+        concurrencies=None,
+        throttle=None,
+    ):
         self.name = name
         # The URL keys (of run()'s paths) this server serves; None: all of them.
         self.serves = serves
+        # The concurrencies measured on it; None: the run's.
+        self.concurrencies = concurrencies
+        # For a project server: where its anonymous throttle counts (THROTTLE_STORES).
+        self.throttle = throttle
         self.port = free_port()
         self.command = [c.replace("{port}", str(self.port)) for c in command]
         self.env = env
         self.workers = workers
         self.max_connections = workers * max_connections_per_worker
         self.process = None
+        self.started_at = 0.0
 
     def serves_key(self, key: str) -> bool:
         return self.serves is None or key in self.serves
@@ -186,6 +291,7 @@ class Server:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def start(self) -> None:
+        self.started_at = time.time()
         self.process = subprocess.Popen(
             self.command, cwd=ROOT, env=self.env, start_new_session=True
         )
@@ -267,17 +373,33 @@ def parse_duration_ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
 
 
-def wrk(url: str, connections: int, seconds: int) -> dict:
+BYTE_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+
+
+def wrk(url: str, connections: int, seconds: int, headers: tuple[str, ...] = ()) -> dict:
+    header_args = [arg for header in headers for arg in ("-H", header)]
     result = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "2s", "--latency", url],
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "2s",
+            "--latency",
+            *header_args,
+            url,
+        ],  # fmt: skip
         capture_output=True,
         text=True,
         timeout=seconds + 30,
     )
     out = result.stdout
+    served = re.search(r"(\d+) requests in [^,]+, ([\d.]+)([KMGT]?B) read", out)
     figures = {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        "requests": int(served.group(1)),
+        "bytes_read": round(float(served.group(2)) * BYTE_UNITS[served.group(3)]),
         "p50_ms": parse_duration_ms(re.search(r"\s50%\s+(\S+)", out).group(1)),
         "p99_ms": parse_duration_ms(re.search(r"\s99%\s+(\S+)", out).group(1)),
         "socket_errors": 0,
@@ -289,14 +411,103 @@ def wrk(url: str, connections: int, seconds: int) -> dict:
         connect, read, write, timeout = map(int, errors.groups())
         figures["socket_errors"] = connect + read + write + timeout
         figures["timeouts"] = timeout
+    # wrk counts statuses over 399 here (its label notwithstanding): a 304 is
+    # not among them.
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non_2xx:
         figures["non_2xx"] = int(non_2xx.group(1))
     return figures
 
 
+def measure(
+    server: "Server", path: str, connections: int, seconds: int, repeats: int, headers=()
+) -> dict:
+    """The median of ``repeats`` wrk runs (by req/s), with the errors of all of them."""
+    runs = sorted(
+        (wrk(server.url(path), connections, seconds, headers) for _ in range(repeats)),
+        key=lambda run: run["rps"],
+    )
+    row = dict(runs[len(runs) // 2])
+    for counter in ("socket_errors", "timeouts", "non_2xx"):
+        row[counter] = sum(run[counter] for run in runs)
+    row["runs_rps"] = [round(run["rps"]) for run in runs]
+    row["max_bytes_per_response"] = round(
+        max(run["bytes_read"] / max(run["requests"], 1) for run in runs), 1
+    )
+    row["rss_mb"] = server.peak_rss_mb()
+    return row
+
+
+def log_row(label: str, connections: int, row: dict) -> None:
+    log(
+        f"  {label:<28} c={connections:<4} {row['rps']:>8.0f} req/s  "
+        f"p50 {row['p50_ms']:>7.1f} ms  p99 {row['p99_ms']:>7.1f} ms  "
+        f"errors {row['socket_errors']:>4}  non-2xx {row['non_2xx']:>4}  "
+        f"rss {row['rss_mb']:.0f} MB"
+    )
+
+
+def raw_get(server: "Server", path: str, headers: tuple[str, ...] = ()) -> tuple[int, bytes, bytes]:
+    """Status, head and body of one GET as wrk sends it (HTTP/1.1, a Host
+    header), read off the socket so the response's size on the wire is known."""
+    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{server.port}", *headers]
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(request)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+        expected = int(length.group(1)) if length and status != 304 else 0
+        while len(body) < expected:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+    return status, head + b"\r\n\r\n", body
+
+
+def header_value(head: bytes, name: str) -> str | None:
+    match = re.search(rb"(?im)^" + re.escape(name.encode()) + rb":\s*(.*?)\s*$", head)
+    return match.group(1).decode("latin-1") if match else None
+
+
+def measure_not_modified(server: Server, path: str, seconds: int, repeats: int) -> dict:
+    """The 304 row: ``path`` sent with the ETag its 200 carries, at
+    EXTRA_CONCURRENCY; checked to be 304s before, during and after."""
+    status, head, body = raw_get(server, path)
+    etag = header_value(head, "ETag")
+    if status != 200 or not etag:
+        sys.exit(f"{path}: answered {status} with ETag {etag!r}; the 304 row needs a tagged 200.")
+    conditional = (f"If-None-Match: {etag}",)
+    status, head_304, body_304 = raw_get(server, path, conditional)
+    if status != 304 or body_304 or header_value(head_304, "ETag") != etag:
+        sys.exit(f"{path} with If-None-Match {etag}: answered {status}, not a bodiless 304.")
+    size_200, size_304 = len(head) + len(body), len(head_304)
+    wrk(server.url(path), 64, 2, conditional)  # warm-up
+    row = measure(server, path, EXTRA_CONCURRENCY, seconds, repeats, conditional)
+    if raw_get(server, path, conditional)[0] != 304:
+        sys.exit(f"{path}: its ETag changed during the 304 row; measure on a quiet database.")
+    # A 200 in the run would read its body too: how far the bytes per response
+    # are from a 304's towards a 200's is the share of 200s, at most.
+    share_200 = (row["max_bytes_per_response"] - size_304) / (size_200 - size_304)
+    if share_200 > 0.02:
+        sys.exit(
+            f"{path} with If-None-Match: {row['max_bytes_per_response']:.0f} bytes per response "
+            f"(a 304 is {size_304}, a 200 {size_200}): not all 304s."
+        )
+    row.update(status=304, etag=etag, bytes_304=size_304, bytes_200=size_200)
+    return row
+
+
 def run(args) -> dict:
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
+    redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS)
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: sudo apt-get install wrk (Debian/Ubuntu), then rerun.")
     prepare_database(database_url)
@@ -310,7 +521,28 @@ def run(args) -> dict:
     project_env = dict(env)
     baseline_env = dict(env, DB_POOL="off", DJANGO_SETTINGS_MODULE="bench.sync_settings")
     pool_max = int(env.get("DB_POOL_MAX_SIZE", 10))
-    project = project_server(project_env)
+    # The main rows' throttle is base_env's (off, or with --with-throttle
+    # counting in PostgreSQL); the other stores are the throttle rows.
+    off = env["API_THROTTLE_ANON"].strip().lower() in ("", "off", "none", "0")
+    main_store = "off" if off else "postgresql"
+    project = project_server(project_env, throttle=main_store)
+    stores = [store for store in THROTTLE_STORES if store != main_store]
+    if "redis" in stores and not redis_answers(redis_url):
+        log(
+            f"Skipping the Redis throttle row: nothing answers PING at {redis_url} "
+            "(start redis-server, or set BENCH_REDIS_URL)."
+        )
+        stores.remove("redis")
+    throttled = [
+        project_server(
+            throttle_env(project_env, store, redis_url),
+            THROTTLE_VARIANTS[store],
+            serves=API_PATHS,
+            concurrencies=[EXTRA_CONCURRENCY],
+            throttle=store,
+        )
+        for store in stores
+    ]
     peer = fastapi_server(dict(env, BENCH_DATABASE_URL=database_url))
     baseline = Server(
         "baseline (gunicorn, 3 sync workers)",
@@ -330,7 +562,7 @@ def run(args) -> dict:
         workers=3,
         max_connections_per_worker=1,
     )
-    servers = [project, *([peer] if peer else []), baseline]
+    servers = [project, *throttled, *([peer] if peer else []), baseline]
     if args.stock:
         servers.insert(
             1,
@@ -370,6 +602,12 @@ def run(args) -> dict:
         if project_bodies[key][0] != 200:
             sys.exit(f"{key}: status {project_bodies[key][0]}")
     log("The project and the baseline return identical bodies for every URL.")
+    for server in throttled:
+        for key, (status, _) in bodies[server.name].items():
+            if bodies[server.name][key] != project_bodies[key]:
+                sys.exit(f"{key}: {server.name} answered {status} and not the project's body.")
+    if throttled:
+        log("The throttle rows' project servers return the same bodies.")
     if peer:
         for key, (status, body) in bodies[peer.name].items():
             if status != project_bodies[key][0] or not same_json(body, project_bodies[key][1]):
@@ -389,26 +627,23 @@ def run(args) -> dict:
                 if not server.serves_key(key):
                     continue
                 wrk(server.url(path), 64, 2)  # warm-up: pools filled, code paths hot
-                for connections in concurrencies:
+                for connections in server.concurrencies or concurrencies:
                     # Median of repeated runs at c=400 (by req/s): one run on a
                     # shared 2-core machine swings by a third. Errors add up.
                     repeats = 1 if args.quick or connections != 400 else 3
-                    runs = sorted(
-                        (wrk(server.url(path), connections, seconds) for _ in range(repeats)),
-                        key=lambda run: run["rps"],
-                    )
-                    row = dict(runs[len(runs) // 2])
-                    for counter in ("socket_errors", "timeouts", "non_2xx"):
-                        row[counter] = sum(run[counter] for run in runs)
-                    row["runs_rps"] = [round(run["rps"]) for run in runs]
-                    row["rss_mb"] = server.peak_rss_mb()
+                    row = measure(server, path, connections, seconds, repeats)
                     figures[f"{key}@c{connections}"] = row
-                    log(
-                        f"  {path:<28} c={connections:<4} {row['rps']:>8.0f} req/s  "
-                        f"p50 {row['p50_ms']:>7.1f} ms  p99 {row['p99_ms']:>7.1f} ms  "
-                        f"errors {row['socket_errors']:>4}  non-2xx {row['non_2xx']:>4}  "
-                        f"rss {row['rss_mb']:.0f} MB"
-                    )
+                    log_row(path, connections, row)
+            if server is project:
+                path = paths["movies_list"]
+                row = measure_not_modified(server, path, seconds, 1 if args.quick else 3)
+                figures[f"movies_list_304@c{EXTRA_CONCURRENCY}"] = row
+                log_row(f"{path} (304)", EXTRA_CONCURRENCY, row)
+            if server.throttle in ("postgresql", "redis"):
+                hits = anonymous_hits(server.throttle, database_url, redis_url, server.started_at)
+                if not hits:
+                    sys.exit(f"{server.name}: no anonymous hits counted; the throttle was not on.")
+                log(f"  the throttle counted in {STORE_NAMES[server.throttle]} ({hits} hits kept)")
             time.sleep(1)
             open_connections = db_connections(database_url)
             total_requests = sum(row["requests"] for row in figures.values())
@@ -433,6 +668,43 @@ def run(args) -> dict:
         if key in ratios_fastapi:
             line += f"  req/s x{ratios_fastapi[key]['rps']:<5}  p99 x{ratios_fastapi[key]['p99']}"
         log(line)
+
+    throttle_servers = {server.throttle: server.name for server in (project, *throttled)}
+    unthrottled = results[throttle_servers["off"]]["figures"]
+    ratios_throttle = {
+        store: ratios_to(results[name]["figures"], unthrottled)
+        for store, name in throttle_servers.items()
+        if store != "off"
+    }
+    log(f"\n== throttle on / off (project, c={EXTRA_CONCURRENCY}; target >= 0.9)")
+    for store, store_ratios in ratios_throttle.items():
+        for key, ratio in store_ratios.items():
+            log(
+                f"  {key:<24} counters in {STORE_NAMES[store]:<10}  "
+                f"req/s x{ratio['rps']:<5}  p99 x{ratio['p99']}"
+            )
+
+    key = f"movies_list@c{EXTRA_CONCURRENCY}"
+    ok, full = ours[f"movies_list_304@c{EXTRA_CONCURRENCY}"], ours[key]
+    not_modified = {
+        "key": key,
+        "server": project.name,
+        "rps_304": ok["rps"],
+        "rps_200": full["rps"],
+        "ratio": round(ok["rps"] / full["rps"], 2),
+        "p99_ms_304": ok["p99_ms"],
+        "p99_ms_200": full["p99_ms"],
+        "bytes_per_response": ok["max_bytes_per_response"],
+        "bytes_304": ok["bytes_304"],
+        "bytes_200": ok["bytes_200"],
+    }
+    log(f"\n== 304 / 200 (project list, c={EXTRA_CONCURRENCY}; target >= 2)")
+    log(
+        f"  {key:<24} {ok['rps']:.0f} / {full['rps']:.0f} req/s  x{not_modified['ratio']}  "
+        f"p99 {ok['p99_ms']:.1f} / {full['p99_ms']:.1f} ms  "
+        f"({ok['max_bytes_per_response']:.0f} bytes per response at most; "
+        f"a 304 is {ok['bytes_304']}, a 200 {ok['bytes_200']})"
+    )
     return {
         "servers": results,
         "project": project.name,
@@ -440,6 +712,9 @@ def run(args) -> dict:
         "fastapi": peer.name if peer else None,
         "ratios": ratios,
         "ratios_fastapi": ratios_fastapi,
+        "throttle_servers": throttle_servers,
+        "ratios_throttle": ratios_throttle,
+        "not_modified": not_modified,
         "paths": paths,
     }
 
@@ -703,6 +978,30 @@ def record(report: dict, args) -> None:
                 else "| – | – |"
             )
         )
+    lines += [
+        "\n| URL @ connections | counters | throttle on / off req/s | p99 | server |",
+        "|---|---|---|---|---|",
+    ]
+    for store, store_ratios in report["ratios_throttle"].items():
+        for key, ratio in store_ratios.items():
+            lines.append(
+                f"| {key} | {STORE_NAMES[store]} | {ratio['rps']:.2f} | {ratio['p99']:.2f} "
+                f"| {report['throttle_servers'][store]} |"
+            )
+    not_modified = report["not_modified"]
+    row = report["servers"][not_modified["server"]]["figures"][
+        not_modified["key"].replace("@", "_304@")
+    ]
+    lines += [
+        "\n| URL @ connections | 304 req/s | 200 req/s | 304 / 200 | p50 ms | p99 ms "
+        "| socket errors (timeouts) | non-2xx | bytes per response (a 304, a 200) |",
+        "|---|---|---|---|---|---|---|---|---|",
+        f"| {not_modified['key']} If-None-Match | {row['rps']:.0f} | "
+        f"{not_modified['rps_200']:.0f} | {not_modified['ratio']:.2f} | {row['p50_ms']:.1f} "
+        f"| {row['p99_ms']:.1f} | {row['socket_errors']} ({row['timeouts']}) "
+        f"| {row['non_2xx']} | {row['max_bytes_per_response']:.0f} ({row['bytes_304']}, "
+        f"{row['bytes_200']}) |",
+    ]
     for name, server in report["servers"].items():
         lines.append(
             f"\n{name}: {server['requests_served']} requests, then "
@@ -726,11 +1025,12 @@ def main() -> None:
     parser.add_argument(
         "--with-throttle",
         action="store_true",
-        help="keep the anonymous rate limit counting (raised out of reach) on both servers",
+        help="keep the anonymous rate limit counting (raised out of reach, in PostgreSQL) "
+        "on the main rows of every server too; the throttle rows are measured in any case",
     )
     args = parser.parse_args()
     if args.with_throttle:
-        os.environ["BENCH_THROTTLE_ANON"] = "1000000000/min"
+        os.environ["BENCH_THROTTLE_ANON"] = THROTTLE_OUT_OF_REACH
     if args.soak:
         report = soak(args)
         if not args.no_record:
