@@ -38,6 +38,12 @@ in the parameters; otherwise the values stay part of the key. So two
 querysets that differ in a filter value share SQL but never parameters, and
 two that differ in anything else (a slice, a field, an ordering) never share.
 Only SQL is cached, never rows: every call reads the database.
+
+Code that wraps a handler can have one more queryset read along with the
+handler's own: ``with read_ahead(queryset) as ahead: ...`` makes the next
+``evaluate`` call in that context read it first, in the same round trip, and
+leaves its rows in ``ahead.rows`` (None if no call came). The conditional
+GETs (config/caching) read their version stamps this way.
 """
 
 import asyncio
@@ -50,6 +56,8 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -597,6 +605,32 @@ def _require_values(queryset: QuerySet[Any]) -> None:
         raise TypeError("evaluate() takes values() querysets (plain rows, no model instances)")
 
 
+class ReadAhead:
+    """A ``values()`` queryset to be read by the next ``evaluate`` call."""
+
+    def __init__(self, queryset: QuerySet[Any]):
+        _require_values(queryset)
+        self.queryset = queryset
+        self.taken = False
+        self.rows: list[dict[str, Any]] | None = None
+
+
+_read_ahead: ContextVar[ReadAhead | None] = ContextVar("native_db_read_ahead", default=None)
+
+
+@contextmanager
+def read_ahead(queryset: QuerySet[Any]) -> Iterator[ReadAhead]:
+    """Within the block, the first ``evaluate`` call of this context (this
+    task, or one it awaits) reads ``queryset`` before its own querysets, in
+    the same round trip on PostgreSQL, and leaves the rows in ``.rows``."""
+    ahead = ReadAhead(queryset)
+    token = _read_ahead.set(ahead)
+    try:
+        yield ahead
+    finally:
+        _read_ahead.reset(token)
+
+
 async def evaluate(
     *querysets: QuerySet[Any], count: QuerySet[Any] | None = None
 ) -> tuple[list[list[dict[str, Any]]], int | None]:
@@ -606,7 +640,13 @@ async def evaluate(
     On PostgreSQL all of them go to the database in one round trip from the
     event loop; elsewhere they run through the async ORM. The querysets are
     read as they are: nothing is cached but compiled SQL (see the module
-    docstring)."""
+    docstring). A pending ``read_ahead`` is read first."""
+    ahead = _read_ahead.get()
+    if ahead is not None and not ahead.taken:
+        ahead.taken = True
+        (ahead_rows, *rows), total = await evaluate(ahead.queryset, *querysets, count=count)
+        ahead.rows = ahead_rows
+        return rows, total
     for queryset in querysets:
         _require_values(queryset)
     using = querysets[0].db if querysets else count.db if count is not None else "default"

@@ -78,6 +78,36 @@ async def test_several_querysets_and_a_count_in_one_call(users):
     assert total == 3
 
 
+async def test_a_read_ahead_is_read_by_the_next_call_only_and_first(users, monkeypatch):
+    round_trips: list[int] = []
+    monkeypatch.setattr(
+        native_db, "query_observers", [lambda seconds, statements: round_trips.append(statements)]
+    )
+    staff = User.objects.filter(is_staff=True).order_by("username").values("username")
+    others = User.objects.filter(is_staff=False).order_by("username").values("username")
+    with native_db.read_ahead(others) as ahead:
+        assert ahead.rows is None
+        (rows,), total = await native_db.evaluate(staff, count=staff)
+        assert ahead.rows == [{"username": "user1"}, {"username": "user3"}]
+        # The next call reads only its own.
+        (again,), _ = await native_db.evaluate(staff)
+    assert [row["username"] for row in rows] == [row["username"] for row in again]
+    assert [row["username"] for row in rows] == ["user0", "user2", "user4"]
+    assert total == 3
+    if native_db.native_enabled():
+        # The read-ahead, the rows and the count in one round trip; then one.
+        assert round_trips == [3, 1]
+
+
+async def test_a_read_ahead_without_a_call_reads_nothing(users):
+    with native_db.read_ahead(User.objects.values("username")) as ahead:
+        pass
+    assert ahead.rows is None
+    (rows,), _ = await native_db.evaluate(User.objects.filter(username="user0").values("pk"))
+    assert len(rows) == 1
+    assert ahead.rows is None  # the block is over: nothing is read for it
+
+
 async def test_querysets_differing_only_in_a_filter_value_never_share_rows(users, fresh_cache):
     def staff(flag):
         return User.objects.filter(is_staff=flag).order_by("username").values("username")
