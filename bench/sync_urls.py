@@ -14,7 +14,7 @@ from config import urls as project_urls
 from config.api import ORJSONRenderer
 from config.pagination import CursorPageIn, keyset_page
 from movies import selectors
-from movies.schemas import MovieOut, MoviePageOut, movie_detail_dict, movie_dicts
+from movies.schemas import MovieOut, MoviePageOut, movie_dict
 
 _renderer = ORJSONRenderer()
 
@@ -27,25 +27,24 @@ def _json(request, schema, data) -> HttpResponse:
 def movie_list(request):
     """The project's list (movies.api.list_movies) with the same paging
     (config.pagination: limit/offset or a cursor, and its next/previous
-    cursors) and the same three querysets, run by the sync ORM."""
+    cursors) and the same two querysets, run by the sync ORM."""
     try:
         params = CursorPageIn.model_validate(request.GET.dict())
         shown = keyset_page(selectors.movie_rows(), params, list_name="movies")
     except (ValidationError, CursorError):
         return HttpResponse(status=422)
     rows = list(shown.rows)
-    genre_rows = list(selectors.movie_genre_rows(shown.rows.values("id")))
     count = shown.count.count() if shown.count is not None else None
     rows, links = shown.links(rows, count)
-    page = {"items": movie_dicts(rows, genre_rows), "count": count, **links}
+    page = {"items": [movie_dict(row) for row in rows], "count": count, **links}
     return _json(request, MoviePageOut, page)
 
 
 def movie_detail(request, movie_id: int):
-    rows = list(selectors.movie_row(movie_id))
-    if not rows:
+    row = selectors.movie_row(movie_id).first()
+    if row is None:
         raise Http404
-    return _json(request, MovieOut, movie_detail_dict(rows))
+    return _json(request, MovieOut, movie_dict(row))
 
 
 def sync_healthz(request):

@@ -10,7 +10,6 @@ Input schemas are strict: unknown fields, wrong JSON types ("87" for a
 rating, true for an id) and out-of-range values are 422s naming the field.
 """
 
-from collections import defaultdict
 from datetime import date, timedelta
 from typing import Annotated
 
@@ -70,7 +69,7 @@ Id = Annotated[JsonInt, Field(ge=1, le=MAX_ID)]
 
 
 class RowOut(BaseModel):
-    """Output schemas validated from plain dicts (movie_dicts)
+    """Output schemas validated from plain dicts (movie_dict)
     or model instances with plain fields. Plain pydantic rather than ninja's
     Schema: ninja's wraps every object, nested ones too, in a getter meant for
     lazy ORM relations, which cost more than the rest of the 10-movie page."""
@@ -94,7 +93,7 @@ class PersonOut(Schema):
 
 
 class MovieOut(RowOut):
-    """Built from plain rows by movie_dicts, which computes
+    """Built from plain rows by movie_dict, which computes
     ``year`` and formats ``duration``."""
 
     id: int
@@ -115,9 +114,8 @@ class MoviePageOut(RowOut):
     previous: str | None = Field(description=PREVIOUS_DESCRIPTION)
 
 
-def movie_dict(row: dict, genres: list[dict]) -> dict:
-    """A MovieOut dict from a row of ``movies.selectors.movie_rows`` and the
-    movie's genres (``{"slug", "name"}``)."""
+def movie_dict(row: dict) -> dict:
+    """A MovieOut dict from a row of ``movies.selectors.movie_rows``."""
     return {
         "id": row["id"],
         "title": row["title"],
@@ -131,30 +129,8 @@ def movie_dict(row: dict, genres: list[dict]) -> dict:
             if row["director_id"] is not None
             else None
         ),
-        "genres": genres,
+        "genres": row["genre_list"],
     }
-
-
-def movie_dicts(rows: list[dict], genre_rows: list[dict]) -> list[dict]:
-    """MovieOut dicts from the rows of ``movies.selectors.movie_rows`` and of
-    ``movie_genre_rows`` for the same movies."""
-    genres = defaultdict(list)
-    for genre in genre_rows:
-        genres[genre["movie_id"]].append(
-            {"slug": genre["genre__slug"], "name": genre["genre__name"]}
-        )
-    return [movie_dict(row, genres[row["id"]]) for row in rows]
-
-
-def movie_detail_dict(rows: list[dict]) -> dict:
-    """The MovieOut dict of one movie from its ``movies.selectors.movie_row``
-    rows (at least one)."""
-    genres = [
-        {"slug": row["genres__slug"], "name": row["genres__name"]}
-        for row in rows
-        if row["genres__slug"] is not None
-    ]
-    return movie_dict(rows[0], genres)
 
 
 # Input ----------------------------------------------------------------------
