@@ -75,6 +75,7 @@ from django.db.models.sql.datastructures import BaseTable, Join
 from django.db.models.sql.query import Query
 from django.db.models.sql.where import WhereNode
 from django.db.utils import load_backend
+from psycopg.pq import ExecStatus
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from config.runtime.postgresql.base import DeadlineAsyncConnection, NoAnswer, breaker_for
@@ -82,6 +83,7 @@ from config.runtime.postgresql.base import DeadlineAsyncConnection, NoAnswer, br
 logger = logging.getLogger(__name__)
 
 SQL_CACHE_SIZE = 256
+TUPLES_OK = ExecStatus.TUPLES_OK
 
 _pools: dict[str, AsyncConnectionPool] = {}
 _bound_loop: asyncio.AbstractEventLoop | None = None
@@ -181,8 +183,10 @@ def _query_logging_connection(using: str) -> BaseDatabaseWrapper | None:
 
 
 async def _rows(cursor: psycopg.AsyncCursor[Any]) -> list[tuple[Any, ...]]:
-    # A statement that returns no rows (DELETE, UPDATE) has no description.
-    return await cursor.fetchall() if cursor.description is not None else []
+    # A statement that returns no rows (DELETE, UPDATE) has no tuples. The
+    # result's status says so without building ``cursor.description``.
+    result = cursor.pgresult
+    return await cursor.fetchall() if result is not None and result.status == TUPLES_OK else []
 
 
 async def _execute(
@@ -263,11 +267,15 @@ _DERIVED = frozenset({"_annotation_select_cache", "_extra_select_cache", "base_t
 
 
 def _stand_in(value: Any, index: int) -> Any:
-    """A value of the same type as ``value`` that no real filter would use."""
+    """A value of the same type as ``value`` that real filters rarely use (a
+    value equal to its stand-in is simply not given a slot)."""
     if isinstance(value, bool):
         raise TypeError("bool is not a slot type")
     if isinstance(value, int):
-        return -8_675_309_000_017 - index
+        # Within the range of every integer column, positive small ones
+        # included: Django compiles a comparison with a value out of the
+        # column's range to no condition at all, which proves no slot.
+        return 32_611 - index
     if isinstance(value, str):
         return f"\x00native-db-slot-{index}\x00"
     if isinstance(value, datetime.datetime):
@@ -560,7 +568,23 @@ def _value_names(query: Query) -> tuple[str, ...]:
 
 def _compiled(queryset: QuerySet[Any]) -> tuple[_Compiled, tuple[Any, ...]] | None:
     """The compiled SQL of a queryset and its parameters; None when it can
-    match no row (Django raises EmptyResultSet rather than compile it)."""
+    match no row (Django raises EmptyResultSet rather than compile it).
+
+    A queryset evaluated again as the same object (a long-lived one, such as
+    config.caching's stamps) keeps what it compiled to, for as long as it
+    holds the same ``Query``: querysets are never changed in place, each
+    method returns a clone."""
+    if queryset._deferred_filter is None:
+        known = queryset.__dict__.get("_native_compiled")
+        if known is not None and known[0] is queryset.query:
+            return known[1]  # type: ignore[no-any-return]
+    query = queryset.query
+    compiled = _compile_queryset(queryset)
+    queryset.__dict__["_native_compiled"] = (query, compiled)
+    return compiled
+
+
+def _compile_queryset(queryset: QuerySet[Any]) -> tuple[_Compiled, tuple[Any, ...]] | None:
     if queryset.query.is_empty():
         return None
     using = queryset.db
@@ -598,6 +622,34 @@ def _compiled(queryset: QuerySet[Any]) -> tuple[_Compiled, tuple[Any, ...]] | No
 def _count_of(queryset: QuerySet[Any]) -> QuerySet[Any]:
     """The rows to count: ordering dropped, primary keys only."""
     return queryset.order_by().values("pk")
+
+
+def _compiled_count(queryset: QuerySet[Any]) -> tuple[_Compiled, tuple[Any, ...]] | None:
+    """``_compiled(_count_of(queryset))``, cached by the shape of ``queryset``
+    itself, so that a count seen before is not rebuilt as another queryset.
+    Shared only when the rows to count hold the very filter values of
+    ``queryset``, in the same order, in slots."""
+    if queryset.query.is_empty():
+        return None
+    found = sql_shape(queryset)
+    if found is not None:
+        entry = _sql_cache.lookup(("count", found[0]))
+        if entry is not None:
+            return entry, entry.bind(found[1])
+    counted = _count_of(queryset)
+    compiled = _compiled(counted)
+    if found is None or compiled is None:
+        return compiled
+    shape, values = found
+    counted_found = sql_shape(counted)
+    entry = compiled[0]
+    if (
+        counted_found is not None
+        and [(type(v), v) for v in counted_found[1]] == [(type(v), v) for v in values]
+        and (not values or any(is_slot for is_slot, _ in entry.params))
+    ):
+        _sql_cache.store(("count", shape), entry)
+    return compiled
 
 
 def _require_values(queryset: QuerySet[Any]) -> None:
@@ -658,7 +710,7 @@ async def evaluate(
         total = await count.acount() if count is not None else None
         return rows, total
     reads = [_compiled(queryset) for queryset in querysets]
-    counted = _compiled(_count_of(count)) if count is not None else None
+    counted = _compiled_count(count) if count is not None else None
     statements = [(entry.sql, params) for entry, params in filter(None, reads)]
     if counted is not None:
         entry, params = counted

@@ -227,6 +227,45 @@ async def test_ten_thousand_movie_ids_share_one_cache_entry_and_compile_once(
         ]
 
 
+@pytest.fixture
+def compiles(monkeypatch):
+    """Every compilation of a query by native_db, as a list."""
+    seen: list[object] = []
+    compile_query = native_db._compile
+    monkeypatch.setattr(
+        native_db, "_compile", lambda *args: seen.append(args[0]) or compile_query(*args)
+    )
+    return seen
+
+
+async def test_a_queryset_read_again_is_not_compiled_again_but_its_rows_are_read(
+    native, users, fresh_cache, compiles
+):
+    names = User.objects.order_by("username").values("username")
+    (before,), _ = await native_db.evaluate(names)
+    compiled_once = len(compiles)
+    await User.objects.acreate(username="zed")
+    (after,), _ = await native_db.evaluate(names)
+    assert len(compiles) == compiled_once
+    assert [row["username"] for row in after] == [row["username"] for row in before] + ["zed"]
+    # A queryset given another Query is compiled for that one.
+    names.query = User.objects.filter(username="zed").values("username").query
+    (zed,), _ = await native_db.evaluate(names)
+    assert zed == [{"username": "zed"}]
+
+
+async def test_counts_differing_in_a_filter_value_share_sql_but_count_their_own_rows(
+    native, users, fresh_cache, compiles
+):
+    ids = sorted(user.pk for user in users)
+    for lowest in ids:
+        everyone_from = User.objects.filter(pk__gte=lowest).order_by("username")
+        assert (await native_db.evaluate(count=everyone_from))[1] == len(ids) - ids.index(lowest)
+    # The first count compiled its rows (twice: values, stand-ins); no other.
+    assert len(compiles) == 2
+    assert (await native_db.evaluate(count=User.objects.filter(pk__gte=ids[-1] + 1)))[1] == 0
+
+
 async def test_the_cache_stays_within_its_bound_whatever_the_traffic(native, films, monkeypatch):
     cache = native_db._SqlCache(8)
     monkeypatch.setattr(native_db, "_sql_cache", cache)
