@@ -574,7 +574,7 @@ def _compiled(queryset: QuerySet[Any]) -> tuple[_Compiled, tuple[Any, ...]] | No
     config.caching's stamps) keeps what it compiled to, for as long as it
     holds the same ``Query``: querysets are never changed in place, each
     method returns a clone."""
-    if queryset._deferred_filter is None:
+    if queryset._deferred_filter is None:  # type: ignore[attr-defined]
         known = queryset.__dict__.get("_native_compiled")
         if known is not None and known[0] is queryset.query:
             return known[1]  # type: ignore[no-any-return]
