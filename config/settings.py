@@ -361,6 +361,10 @@ for _database in DATABASES.values():
 NATIVE_ASYNC_DB = env_bool("NATIVE_ASYNC_DB", RUNTIME)
 NATIVE_ASYNC_DB_POOL_MIN_SIZE = env_int("NATIVE_ASYNC_DB_POOL_MIN_SIZE", 2)
 NATIVE_ASYNC_DB_POOL_MAX_SIZE = env_int("NATIVE_ASYNC_DB_POOL_MAX_SIZE", 10)
+# Native reads run as statements prepared per connection; off behind a
+# pooler that does not keep a session's prepared statements (PgBouncer in
+# transaction mode).
+NATIVE_ASYNC_DB_PREPARE = env_bool("NATIVE_ASYNC_DB_PREPARE", True)
 
 # /readyz gives up on the database after this many seconds: under the 2 s a
 # load balancer is promised, with room for the response itself.

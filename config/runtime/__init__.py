@@ -38,7 +38,9 @@ piece                         replaces (Django 5.2)                       off sw
 ``native_db``                 the async ORM's thread hop per query, for     ``NATIVE_ASYNC_DB``
                               ``values()`` querysets on PostgreSQL:
                               ``evaluate`` runs them on an async psycopg
-                              pool in one round trip
+                              pool in one round trip, as statements
+                              prepared per connection
+                              (``NATIVE_ASYNC_DB_PREPARE``)
 ``serve``                     ``uvicorn --workers N``: one                  run uvicorn instead
                               ``SO_REUSEPORT`` socket per worker process
 ============================  ==========================================  =====================

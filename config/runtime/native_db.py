@@ -39,6 +39,14 @@ querysets that differ in a filter value share SQL but never parameters, and
 two that differ in anything else (a slice, a field, an ordering) never share.
 Only SQL is cached, never rows: every call reads the database.
 
+PostgreSQL plans every statement sent to it as text, and for these small
+reads planning costs more than running them: on each pooled connection a
+statement is therefore prepared the first time (``PREPARE``, in the same
+round trip) and run with ``EXECUTE`` from then on, its parameters declared
+with the types of the values bound to it, at most ``PREPARED_PER_CONNECTION``
+per connection. ``NATIVE_ASYNC_DB_PREPARE=0`` sends plain text instead (for
+a pooler that does not keep a session's prepared statements).
+
 Code that wraps a handler can have one more queryset read along with the
 handler's own: ``with read_ahead(queryset) as ahead: ...`` makes the next
 ``evaluate`` call in that context read it first, in the same round trip, and
@@ -52,6 +60,7 @@ import decimal
 import functools
 import itertools
 import logging
+import re
 import time
 import uuid
 from collections import OrderedDict
@@ -190,18 +199,14 @@ async def _rows(cursor: psycopg.AsyncCursor[Any]) -> list[tuple[Any, ...]]:
 
 
 async def _execute(
-    pool: AsyncConnectionPool, sql: str, params: tuple[Any, ...]
+    pool: AsyncConnectionPool, statements: list[tuple[str, tuple[Any, ...]]]
 ) -> list[list[tuple[Any, ...]]]:
-    """Rows of each statement of ``sql``, retried once on a connection that
-    turns out to be broken (e.g. after a database restart)."""
+    """Rows of each statement, retried once on a connection that turns out
+    to be broken (e.g. after a database restart)."""
     for attempt in (1, 2):
         try:
             async with pool.connection() as conn:
-                cursor = await conn.execute(sql, params)
-                results = [await _rows(cursor)]
-                while cursor.nextset():
-                    results.append(await _rows(cursor))
-            return results
+                return await _execute_on(conn, statements)
         except (PoolTimeout, NoAnswer):
             raise  # no connection to be had, or no answer: retrying would double the wait
         except psycopg.OperationalError:
@@ -211,15 +216,57 @@ async def _execute(
     raise AssertionError("unreachable")
 
 
+async def _results(
+    conn: psycopg.AsyncConnection[Any], sql: str, params: tuple[Any, ...]
+) -> list[list[tuple[Any, ...]]]:
+    cursor = await conn.execute(sql, params)
+    results = [await _rows(cursor)]
+    while cursor.nextset():
+        results.append(await _rows(cursor))
+    return results
+
+
+async def _execute_on(
+    conn: psycopg.AsyncConnection[Any], statements: list[tuple[str, tuple[Any, ...]]]
+) -> list[list[tuple[Any, ...]]]:
+    """Run the statements as one multi-statement query (the cursor binds
+    parameters client-side, as Django's does): one round trip for all.
+
+    With ``NATIVE_ASYNC_DB_PREPARE`` on, each statement runs as ``EXECUTE``
+    of a statement this connection prepared (in the same round trip, the
+    first time), so PostgreSQL plans it once per connection rather than on
+    every call (see ``_Preparer``). A batch that fails while preparing is
+    run again unprepared, and what it prepared is never prepared again."""
+    plain_sql = "; ".join(statement for statement, _ in statements)
+    params = tuple(param for _, statement_params in statements for param in statement_params)
+    if not settings.NATIVE_ASYNC_DB_PREPARE:
+        return await _results(conn, plain_sql, params)
+    preparer = _preparer_of(conn)
+    batch = preparer.batch(statements)
+    if batch is None:
+        return await _results(conn, plain_sql, params)
+    sql, positions, preparing = batch
+    try:
+        results = await _results(conn, sql, params)
+    except psycopg.OperationalError:
+        preparer.forget()
+        raise
+    except psycopg.Error:
+        preparer.forget()
+        # As plain text: if this fails too, the statements were at fault.
+        results = await _results(conn, plain_sql, params)
+        _unpreparable.update(preparing)
+        return results
+    preparer.succeeded(preparing)
+    return [results[position] for position in positions]
+
+
 async def _run(
     using: str, statements: list[tuple[str, tuple[Any, ...]]]
 ) -> list[list[tuple[Any, ...]]]:
-    """Run (sql, params) statements on one pooled connection and return each
-    one's rows. They go as one multi-statement query (the cursor binds
-    parameters client-side, as Django's does), so one round trip for all."""
+    """Run (sql, params) statements on one pooled connection, in one round
+    trip, and return each one's rows (``_execute_on``)."""
     pool = _pools.get(using) or await get_pool(using)
-    sql = "; ".join(statement for statement, _ in statements)
-    params = tuple(param for _, statement_params in statements for param in statement_params)
     started = time.monotonic()
     # While the database is down, fail at once like Django's connections do
     # (config.runtime.postgresql), rather than each request waiting out the
@@ -228,7 +275,7 @@ async def _run(
     cooldown = settings.DB_FAIL_FAST_SECONDS
     breaker.before_attempt(cooldown)
     try:
-        results = await _execute(pool, sql, params)
+        results = await _execute(pool, statements)
     except psycopg.OperationalError:  # PoolTimeout included
         breaker.failed(cooldown)
         raise
@@ -255,6 +302,127 @@ async def execute(
     cost a thread hop (the rate-limit counters)."""
     (rows,) = await _run(using, [(sql, tuple(params))])
     return rows
+
+
+# Prepared statements ----------------------------------------------------------
+
+# PostgreSQL plans every statement it is sent as text; for the API's small
+# reads planning costs more than running them. A statement prepared on a
+# connection is planned once there (PostgreSQL's plan cache then decides
+# between custom and generic plans, as for any prepared statement). Its
+# parameters are declared with the types of the values bound to it, so a
+# value means what it meant as a literal; a statement with a value of any
+# other type is sent as text, as before.
+_PARAMETER_TYPES: dict[type, str] = {
+    int: "int8",
+    str: "text",
+    bool: "bool",
+    float: "float8",
+    decimal.Decimal: "numeric",
+    datetime.date: "date",
+    datetime.timedelta: "interval",
+    uuid.UUID: "uuid",
+}
+PREPARED_PER_CONNECTION = 128
+_PLACEHOLDER = re.compile(r"%[s%]")
+# (sql, parameter types) → statement name; names are never reused, so a
+# connection's names stay valid when this is emptied.
+_statement_names: dict[tuple[str, str], str] = {}
+_unpreparable: set[str] = set()
+_next_statement = itertools.count()
+
+
+def _parameter_type(value: Any) -> str | None:
+    if type(value) is datetime.datetime:
+        return "timestamptz" if value.tzinfo is not None else "timestamp"
+    return _PARAMETER_TYPES.get(type(value))
+
+
+def _numbered(sql: str) -> str:
+    """Django's ``%s`` placeholders as ``$1``, ``$2``…; ``%%`` stays for the
+    client-side binding of the batch to turn into ``%``."""
+    numbers = itertools.count(1)
+    return _PLACEHOLDER.sub(lambda m: "%%" if m.group() == "%%" else f"${next(numbers)}", sql)
+
+
+def _statement_name(sql: str, params: tuple[Any, ...]) -> tuple[str, str] | None:
+    """The name of the prepared statement for ``sql`` with these values and
+    the types it declares, or None if it is not to be prepared."""
+    types = [_parameter_type(param) for param in params]
+    if None in types:
+        return None
+    declared = ", ".join(types)  # type: ignore[arg-type]
+    key = (sql, declared)
+    name = _statement_names.get(key)
+    if name is None:
+        if len(_statement_names) >= _MEMO_LIMIT:
+            _statement_names.clear()
+            _unpreparable.clear()
+        name = _statement_names[key] = f"native_db_{next(_next_statement)}"
+    return None if name in _unpreparable else (name, declared)
+
+
+class _Preparer:
+    """What one connection has prepared, the most recently used last."""
+
+    def __init__(self) -> None:
+        self.prepared: OrderedDict[str, None] = OrderedDict()
+        self.known = True
+
+    def batch(
+        self, statements: list[tuple[str, tuple[Any, ...]]]
+    ) -> tuple[str, list[int], list[str]] | None:
+        """The batch's SQL with prepared statements, the position of each
+        statement's result in it, and the names it prepares; None if no
+        statement is to be prepared."""
+        parts: list[str] = []
+        positions: list[int] = []
+        preparing: list[str] = []
+        as_text = 0
+        if not self.known:
+            parts.append("DEALLOCATE ALL")
+        for sql, params in statements:
+            found = _statement_name(sql, params)
+            if found is None:
+                as_text += 1
+                positions.append(len(parts))
+                parts.append(sql)
+                continue
+            name, declared = found
+            if name in self.prepared:
+                self.prepared.move_to_end(name)
+            elif name not in preparing:
+                if self.prepared and len(self.prepared) + len(preparing) >= PREPARED_PER_CONNECTION:
+                    oldest, _ = self.prepared.popitem(last=False)
+                    parts.append(f"DEALLOCATE {oldest}")
+                types = f" ({declared})" if declared else ""
+                parts.append(f"PREPARE {name}{types} AS {_numbered(sql)}")
+                preparing.append(name)
+            positions.append(len(parts))
+            arguments = ", ".join(["%s"] * len(params))
+            parts.append(f"EXECUTE {name}({arguments})" if params else f"EXECUTE {name}")
+        if as_text == len(statements):
+            return None  # nothing prepared here: the batch goes as it is
+        return "; ".join(parts), positions, preparing
+
+    def succeeded(self, preparing: list[str]) -> None:
+        self.known = True
+        for name in preparing:
+            self.prepared[name] = None
+
+    def forget(self) -> None:
+        """After an error, what the connection holds is not known: the next
+        batch starts by deallocating everything."""
+        self.prepared.clear()
+        self.known = False
+
+
+def _preparer_of(conn: psycopg.AsyncConnection[Any]) -> _Preparer:
+    preparer: _Preparer | None = getattr(conn, "native_db_preparer", None)
+    if preparer is None:
+        preparer = _Preparer()
+        conn.native_db_preparer = preparer  # type: ignore[attr-defined]
+    return preparer
 
 
 # Query shapes ---------------------------------------------------------------

@@ -5,6 +5,7 @@ one queryset's rows answer another's."""
 import asyncio
 from datetime import date
 
+import psycopg
 import pytest
 from django.contrib.auth.models import User
 
@@ -323,3 +324,92 @@ async def test_a_request_that_purges_old_rate_limit_counters_is_served(
     response = await async_client.get("/api/genres")
     assert response.status_code == 200
     assert "items" in response.json()
+
+
+# Prepared statements ----------------------------------------------------------
+
+
+def _statement(queryset):
+    entry, params = native_db._compiled(queryset)
+    return entry.sql, params
+
+
+async def _prepared_on(conn) -> list[str]:
+    cursor = await conn.execute("SELECT name FROM pg_prepared_statements")
+    return [name for (name,) in await cursor.fetchall()]
+
+
+@pytest.fixture
+async def connection_of_pool(native):
+    pool = await native_db.get_pool()
+    async with pool.connection() as conn:
+        yield conn
+
+
+@pytest.fixture
+def fresh_statements(monkeypatch):
+    monkeypatch.setattr(native_db, "_statement_names", {})
+    monkeypatch.setattr(native_db, "_unpreparable", set())
+
+
+async def test_a_statement_is_prepared_once_per_connection_and_reads_each_call_s_rows(
+    films, connection_of_pool, fresh_statements
+):
+    for film in films[:6]:
+        title = Movie.objects.filter(pk=film.pk).values("title")
+        (rows,) = await native_db._execute_on(connection_of_pool, [_statement(title)])
+        assert rows == [(film.title,)]
+    assert len(await _prepared_on(connection_of_pool)) == 1
+    cursor = await connection_of_pool.execute(
+        "SELECT generic_plans + custom_plans FROM pg_prepared_statements"
+    )
+    assert await cursor.fetchall() == [(6,)]  # every call executed it
+
+
+async def test_prepared_statements_stay_within_their_bound_per_connection(
+    films, connection_of_pool, fresh_statements, monkeypatch
+):
+    monkeypatch.setattr(native_db, "PREPARED_PER_CONNECTION", 3)
+    everyone = Movie.objects.order_by("id").values("id")
+    for offset in range(8):  # a statement each
+        (rows,) = await native_db._execute_on(
+            connection_of_pool, [_statement(everyone[offset : offset + 1])]
+        )
+        assert rows == [(films[offset].pk,)]
+        assert len(await _prepared_on(connection_of_pool)) <= 3
+
+
+async def test_a_statement_that_cannot_be_prepared_is_sent_as_text_from_then_on(
+    films, connection_of_pool, fresh_statements, monkeypatch
+):
+    # Declared as a date, an id cannot be compared with the id column.
+    monkeypatch.setitem(native_db._PARAMETER_TYPES, int, "date")
+    for film in films[:2]:
+        title = Movie.objects.filter(pk=film.pk).values("title")
+        (rows,) = await native_db._execute_on(connection_of_pool, [_statement(title)])
+        assert rows == [(film.title,)]
+    assert len(native_db._unpreparable) == 1
+    assert await _prepared_on(connection_of_pool) == []
+
+
+async def test_a_failing_statement_raises_its_error_and_the_connection_reads_on(
+    films, connection_of_pool, fresh_statements
+):
+    title = Movie.objects.filter(pk=films[0].pk).values("title")
+    await native_db._execute_on(connection_of_pool, [_statement(title)])
+    with pytest.raises(psycopg.errors.UndefinedTable):
+        await native_db._execute_on(
+            connection_of_pool, [("SELECT id FROM no_such_table WHERE id = %s", (1,))]
+        )
+    (rows,) = await native_db._execute_on(connection_of_pool, [_statement(title)])
+    assert rows == [(films[0].title,)]
+
+
+async def test_with_preparing_off_statements_go_as_text(
+    films, connection_of_pool, fresh_statements, settings
+):
+    settings.NATIVE_ASYNC_DB_PREPARE = False
+    title = Movie.objects.filter(pk=films[0].pk).values("title")
+    (rows,) = await native_db._execute_on(connection_of_pool, [_statement(title)])
+    assert rows == [(films[0].title,)]
+    assert await _prepared_on(connection_of_pool) == []
