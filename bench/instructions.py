@@ -4,6 +4,7 @@ the machine's load, unlike req/s.
     python bench/instructions.py                 # every URL, 200 requests each
     python bench/instructions.py --requests 500 /api/movies/1
     python bench/instructions.py --peer          # the FastAPI peer, same URLs
+    python bench/instructions.py --pg-cpu        # PostgreSQL's CPU per request instead
 
 Each URL is served twice under ``valgrind --tool=callgrind`` in a fresh
 process: once with a few warm-up requests only, once with ``--requests``
@@ -15,6 +16,12 @@ out). Requests go straight into the project's ASGI application (the one
 with production settings on the bench database; only this process's
 instructions count, not PostgreSQL's. Needs valgrind and the bench database
 (``make bench`` seeds it; ``BENCH_DATABASE_URL``).
+
+The database server's work is not in those counts. ``--pg-cpu`` measures it
+instead: the CPU time the PostgreSQL processes of this machine spent while
+``--requests`` requests (after the warm-up) were served, without valgrind,
+divided by their number (read from /proc; so the machine's PostgreSQL must
+be the bench database's, and mostly idle otherwise).
 """
 
 import argparse
@@ -51,8 +58,10 @@ def load_application(peer: bool):
     return application
 
 
-async def serve(path: str, count: int, peer: bool = False) -> None:
-    """Send ``count`` GETs of ``path`` to the application; check each is 200."""
+async def serve(path: str, count: int, peer: bool = False, warm_up: int = 0) -> float:
+    """Send ``warm_up`` and then ``count`` GETs of ``path`` to the
+    application; check each is 200. Returns the PostgreSQL CPU seconds spent
+    during the ``count`` requests."""
     application = load_application(peer)
 
     # Lifespan startup, as uvicorn sends it (binds the native reads to this
@@ -76,7 +85,10 @@ async def serve(path: str, count: int, peer: bool = False) -> None:
     if lifespan.done():
         lifespan.exception()  # retrieved: the handler does not speak lifespan
     path_only, _, query = path.partition("?")
-    for _ in range(count):
+    database_seconds = 0.0
+    for index in range(warm_up + count):
+        if index == warm_up:
+            database_seconds = -postgresql_cpu_seconds()
         scope = {
             "type": "http",
             "asgi": {"version": "3.0"},
@@ -109,6 +121,21 @@ async def serve(path: str, count: int, peer: bool = False) -> None:
         status = messages[0]["status"]
         if status != 200:
             raise SystemExit(f"{path}: status {status}")
+    return database_seconds + postgresql_cpu_seconds()
+
+
+def postgresql_cpu_seconds() -> float:
+    """User and system CPU time of every PostgreSQL process running here."""
+    ticks = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            command = Path(f"/proc/{pid}/comm").read_text().strip()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if command.startswith("postgres"):
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def count_instructions(path: str, requests: int, env: dict[str, str], peer: bool) -> int:
@@ -137,6 +164,29 @@ def count_instructions(path: str, requests: int, env: dict[str, str], peer: bool
         return int(summary.group(1))
 
 
+def database_seconds(path: str, requests: int, env: dict[str, str], peer: bool) -> float:
+    """PostgreSQL's CPU seconds for ``requests`` requests of ``path``, served
+    in a fresh process after the warm-up."""
+    served = subprocess.run(  # noqa: S603
+        [
+            sys.executable,
+            __file__,
+            "--serve",
+            str(requests),
+            "--warm-up",
+            str(WARM_UP),
+            *(["--peer"] if peer else []),
+            path,
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return float(served.stdout.split()[-1])
+
+
 def first_movie_id(database_url: str) -> int:
     import psycopg
 
@@ -149,14 +199,25 @@ def main() -> None:
     parser.add_argument("paths", nargs="*", help="default: the benchmarked API URLs")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--peer", action="store_true", help="count the FastAPI peer instead")
+    parser.add_argument(
+        "--pg-cpu", action="store_true", help="PostgreSQL's CPU per request, not instructions"
+    )
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--warm-up", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:
-        asyncio.run(serve(args.paths[0], args.serve, args.peer))
+        seconds = asyncio.run(serve(args.paths[0], args.serve, args.peer, warm_up=args.warm_up))
+        print(seconds)
         return
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
     env = environment(database_url)
     paths = args.paths or ["/api/movies?limit=10", f"/api/movies/{first_movie_id(database_url)}"]
+    if args.pg_cpu:
+        for path in paths:
+            seconds = database_seconds(path, args.requests, env, args.peer)
+            per_request = seconds / args.requests * 1000
+            print(f"{path}: {per_request:.3f} ms of PostgreSQL CPU per request", flush=True)
+        return
     for path in paths:
         base = count_instructions(path, WARM_UP, env, args.peer)
         loaded = count_instructions(path, WARM_UP + args.requests, env, args.peer)
