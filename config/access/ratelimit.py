@@ -106,7 +106,10 @@ class Hit:
         return self.count <= self.rate.limit
 
 
-def _table():
+@functools.cache
+def _table() -> str:
+    # Once per process: under ASGI, ``connection`` builds a connection
+    # object in every request's context just to answer this.
     return connection.ops.quote_name("config_ratecounter")
 
 
