@@ -84,6 +84,9 @@ from django.db.models.sql.datastructures import BaseTable, Join
 from django.db.models.sql.query import Query
 from django.db.models.sql.where import WhereNode
 from django.db.utils import load_backend
+from psycopg import errors, generators
+from psycopg._queries import PostgresClientQuery
+from psycopg.adapt import Transformer
 from psycopg.pq import ExecStatus
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -93,6 +96,7 @@ logger = logging.getLogger(__name__)
 
 SQL_CACHE_SIZE = 256
 TUPLES_OK = ExecStatus.TUPLES_OK
+FATAL_ERROR = ExecStatus.FATAL_ERROR
 
 _pools: dict[str, AsyncConnectionPool] = {}
 _bound_loop: asyncio.AbstractEventLoop | None = None
@@ -191,13 +195,6 @@ def _query_logging_connection(using: str) -> BaseDatabaseWrapper | None:
     return None
 
 
-async def _rows(cursor: psycopg.AsyncCursor[Any]) -> list[tuple[Any, ...]]:
-    # A statement that returns no rows (DELETE, UPDATE) has no tuples. The
-    # result's status says so without building ``cursor.description``.
-    result = cursor.pgresult
-    return await cursor.fetchall() if result is not None and result.status == TUPLES_OK else []
-
-
 async def _execute(
     pool: AsyncConnectionPool, statements: list[tuple[str, tuple[Any, ...]]]
 ) -> list[list[tuple[Any, ...]]]:
@@ -219,11 +216,27 @@ async def _execute(
 async def _results(
     conn: psycopg.AsyncConnection[Any], sql: str, params: tuple[Any, ...]
 ) -> list[list[tuple[Any, ...]]]:
-    cursor = await conn.execute(sql, params)
-    results = [await _rows(cursor)]
-    while cursor.nextset():
-        results.append(await _rows(cursor))
-    return results
+    """The rows of each statement of ``sql``, sent as one query with the
+    parameters bound client-side (as Django's cursor binds them), read
+    straight off libpq: a cursor's bookkeeping (prepared statements of its
+    own, one result set at a time) is of no use for one multi-statement
+    query that this connection alone runs (it is the pool's, checked out)."""
+    transformer = Transformer(conn)
+    query = PostgresClientQuery(transformer)
+    query.convert(sql, params)
+    pgconn = conn.pgconn
+    pgconn.send_query(query.query)
+    results = await conn.wait(generators.execute(pgconn))
+    rows = []
+    for result in results:
+        if result.status == TUPLES_OK:
+            transformer.set_pgresult(result)
+            rows.append(transformer.load_rows(0, result.ntuples, tuple))
+        elif result.status == FATAL_ERROR:
+            raise errors.error_from_result(result, encoding=conn.info.encoding)
+        else:  # a statement that returns no rows (PREPARE, DELETE…)
+            rows.append([])
+    return rows
 
 
 async def _execute_on(
