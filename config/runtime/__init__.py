@@ -40,7 +40,9 @@ piece                         replaces (Django 5.2)                       off sw
                               ``evaluate`` runs them on an async psycopg
                               pool in one round trip, as statements
                               prepared per connection
-                              (``NATIVE_ASYNC_DB_PREPARE``)
+                              (``NATIVE_ASYNC_DB_PREPARE``), read off
+                              libpq rather than through psycopg's
+                              ``AsyncCursor.execute`` (pinned too)
 ``serve``                     ``uvicorn --workers N``: one                  run uvicorn instead
                               ``SO_REUSEPORT`` socket per worker process
 ============================  ==========================================  =====================

@@ -1,5 +1,6 @@
-"""Every Django method the runtime copies or overrides in depth, pinned to its
-source in the Django version of constraints.txt.
+"""Every Django method the runtime copies or overrides in depth (and the
+psycopg ones its native reads stand in for), pinned to its source in the
+version of constraints.txt.
 
 When a Django upgrade changes one of them, its test fails and names the fork
 and what to re-check there; once the fork is brought in step, record the new
@@ -9,10 +10,10 @@ reminder to read the upstream change, not a proof that the fork broke."""
 
 import hashlib
 import importlib
+import importlib.metadata
 import inspect
 from pathlib import Path
 
-import django
 import pytest
 
 CONSTRAINTS = Path(__file__).resolve().parents[3] / "constraints.txt"
@@ -53,6 +54,12 @@ NATIVE = (
     "config/runtime/native_db.py",
     "row names (_value_names), converters, count semantics (_count_of), and that "
     "sql_shape still sees every attribute that shapes a query",
+)
+PSYCOPG = (
+    "config/runtime/native_db.py (_results)",
+    "that a batch sent on a checked-out connection still needs nothing more of "
+    "AsyncCursor.execute than the client-side binding and the results of libpq, "
+    "and that PostgresClientQuery.convert still binds Django's SQL that way",
 )
 
 PINS = {
@@ -104,6 +111,9 @@ PINS = {
     "django.db.models.sql.query:Query.get_count": ("9efdd1361ffd9e33", NATIVE),
     "django.db.models.lookups:Lookup.__init__": ("0c9b7d10fe88d56f", NATIVE),
     "django.utils.tree:Node.__init__": ("53354417f2f40014", NATIVE),
+    "psycopg.cursor_async:AsyncCursor.execute": ("58d46b145d23fa90", PSYCOPG),
+    "psycopg._cursor_base:BaseCursor._execute_gen": ("d4128fe2e2207fb5", PSYCOPG),
+    "psycopg._queries:PostgresClientQuery.convert": ("5aa984d3b447031c", PSYCOPG),
 }
 
 
@@ -125,20 +135,24 @@ def pin_failure(path: str, pinned: str, source: str) -> str | None:
     if actual == pinned:
         return None
     (fork, recheck) = PINS[path][1]
+    package = path.split(".", 1)[0]
     return (
-        f"Django {django.get_version()} changed {path} (digest {actual}, pinned {pinned}). "
+        f"{package} {importlib.metadata.version(package)} changed {path} "
+        f"(digest {actual}, pinned {pinned}). "
         f"It is forked by {fork}: re-check {recheck}, then pin {actual!r} here."
     )
 
 
-def test_the_pins_are_for_the_django_of_constraints_txt():
+@pytest.mark.parametrize("package", ["django", "psycopg"])
+def test_the_pins_are_for_the_versions_of_constraints_txt(package):
     pinned = next(
         line.split("==")[1].strip()
         for line in CONSTRAINTS.read_text().splitlines()
-        if line.lower().startswith("django==")
+        if line.lower().startswith(f"{package}==")
     )
-    assert django.get_version() == pinned, (
-        f"constraints.txt pins Django {pinned} but {django.get_version()} is installed: "
+    installed = importlib.metadata.version(package)
+    assert installed == pinned, (
+        f"constraints.txt pins {package} {pinned} but {installed} is installed: "
         "install the pinned one (make install) before judging the pins below"
     )
 
