@@ -242,8 +242,8 @@ async def _results(
 async def _execute_on(
     conn: psycopg.AsyncConnection[Any], statements: list[tuple[str, tuple[Any, ...]]]
 ) -> list[list[tuple[Any, ...]]]:
-    """Run the statements as one multi-statement query (the cursor binds
-    parameters client-side, as Django's does): one round trip for all.
+    """Run the statements as one multi-statement query (``_results``): one
+    round trip for all.
 
     With ``NATIVE_ASYNC_DB_PREPARE`` on, each statement runs as ``EXECUTE``
     of a statement this connection prepared (in the same round trip, the
