@@ -9,8 +9,9 @@ timeout (``REDIS_TIMEOUT``) per process and retry period, not one per
 request; one warning is logged per outage, and one line when it answers again.
 
 Two clients share the URL: redis-py's asyncio client for the event loop (one
-per loop, since its connections belong to the loop that opened them) and its
-sync client for sync code such as the login form.
+per loop, since its connections belong to the loop that opened them; at most
+``REDIS_POOL_SIZE`` connections) and its sync client for sync code such as
+the login form.
 """
 
 import asyncio
@@ -65,7 +66,17 @@ def async_client() -> redis.asyncio.Redis:
     loop = asyncio.get_running_loop()
     entry = _async_clients.get(loop)
     if entry is None or entry[0] != settings.REDIS_URL:
-        entry = (settings.REDIS_URL, redis.asyncio.Redis.from_url(settings.REDIS_URL, **_options()))
+        # At most REDIS_POOL_SIZE connections, each call waiting its turn (up
+        # to REDIS_TIMEOUT) for one: redis-py's default pool refuses a call
+        # at once when all of its connections are busy, which under load
+        # reads as Redis being down.
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            settings.REDIS_URL,
+            max_connections=settings.REDIS_POOL_SIZE,
+            timeout=settings.REDIS_TIMEOUT,
+            **_options(),
+        )
+        entry = (settings.REDIS_URL, redis.asyncio.Redis(connection_pool=pool))
         _async_clients[loop] = entry
     return entry[1]
 

@@ -215,6 +215,8 @@ if DATABASE_REPLICAS:
 REDIS_URL = os.environ.get("REDIS_URL", "")
 # Seconds to connect or to wait for an answer before treating Redis as down.
 REDIS_TIMEOUT = env_float("REDIS_TIMEOUT", 0.5)
+# Connections of each worker's event loop to Redis; a call waits for a free one.
+REDIS_POOL_SIZE = env_int("REDIS_POOL_SIZE", 20)
 if REDIS_URL:
     CACHES = {
         "default": {

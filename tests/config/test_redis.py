@@ -163,7 +163,7 @@ async def test_api_limit_counts_in_redis_not_in_the_database(shared_redis, setti
 
 
 async def test_concurrent_hits_each_get_their_own_count(shared_redis, monkeypatch):
-    """INCR in MULTI: a burst never loses a hit, as get-then-set would; and
+    """INCR in one script: a burst never loses a hit, as get-then-set would; and
     the count runs on the event loop, with no thread hop."""
 
     def no_thread_hop(*args, **kwargs):
@@ -179,6 +179,25 @@ async def test_concurrent_hits_each_get_their_own_count(shared_redis, monkeypatc
     assert int(shared_redis.get(key)) == 60
     # The key goes when its window has ended.
     assert 0 < shared_redis.ttl(key) <= 3601
+
+
+async def test_more_concurrent_hits_than_connections_wait_their_turn(
+    shared_redis, settings, caplog
+):
+    """A burst larger than the pool (redis-py's default refuses the call
+    past 100 busy connections, which read as Redis being down): every hit
+    counts in Redis, on at most REDIS_POOL_SIZE connections."""
+    settings.REDIS_POOL_SIZE = 3
+    rate = Rate(limit=1000, period=3600)
+    ident = address()
+    with caplog.at_level(logging.WARNING, logger="config.redis_client"):
+        hits = await asyncio.gather(*(ratelimit.ahit("anon", ident, rate) for _ in range(250)))
+    assert sorted(hit.count for hit in hits) == list(range(1, 251))
+    assert int(shared_redis.get(redis_key("anon", ident, rate))) == 250
+    assert await asyncio.to_thread(counter_rows) == 0
+    assert not [r for r in caplog.records if r.name == "config.redis_client"]
+    pool = redis_client.async_client().connection_pool
+    assert len(pool._available_connections) + len(pool._in_use_connections) <= 3
 
 
 def test_failed_logins_count_in_redis(shared_redis, settings, user):
