@@ -6,6 +6,7 @@ from django.contrib.auth.models import Permission
 from django.db import connections
 from django.test import AsyncClient, Client
 
+from config.access import ratelimit
 from config.access.models import api_token_create
 from config.runtime import native_db
 
@@ -20,6 +21,12 @@ async def release_async_connections():
     yield
     await sync_to_async(connections.close_all)()
     await native_db.close_pool()
+
+
+@pytest.fixture(autouse=True)
+def forget_refused_clients():
+    """Each test starts with an empty database: no client is over a limit."""
+    ratelimit.forget_refusals()
 
 
 @pytest.fixture

@@ -60,6 +60,11 @@ class ApiThrottleMiddleware(SyncAndAsyncMiddleware):
 
     Over a limit: 429 ``{"detail": ...}`` with ``Retry-After`` in seconds.
     With the database down the request cannot be served anyway: 503 at once.
+
+    Under ASGI on PostgreSQL a read (GET, HEAD, OPTIONS) is counted in the
+    same round trip as its handler's first read, and refused after it ran
+    (``ratelimit.ReadHit``): the check then costs no round trip of its own.
+    Writes are always counted, and refused, before their handler.
     """
 
     @staticmethod
@@ -117,15 +122,30 @@ class ApiThrottleMiddleware(SyncAndAsyncMiddleware):
             return self.failed(request, exc)
         return self.verdict(request, hits) or self.get_response(request)
 
+    @staticmethod
+    def read_hit(request, buckets) -> ratelimit.ReadHit | None:
+        """A read's one hit, to be counted in the handler's own round trip."""
+        if request.method in SAFE_METHODS and len(buckets) == 1:
+            return ratelimit.count_along(*buckets[0])
+        return None
+
     async def __acall__(self, request):
         if not self.applies(request):
             return await self.get_response(request)
         try:
             api_token = await tokens.resolve_token(request, tokens.bearer_token(request))
-            hits = [
-                await ratelimit.ahit(scope, ident, rate)
-                for scope, ident, rate in self.buckets(request, api_token)
-            ]
+            buckets = self.buckets(request, api_token)
+            read_hit = self.read_hit(request, buckets)
+            if read_hit is None:
+                hits = [await ratelimit.ahit(scope, ident, rate) for scope, ident, rate in buckets]
         except Exception as exc:
             return self.failed(request, exc)
-        return self.verdict(request, hits) or await self.get_response(request)
+        if read_hit is None:
+            return self.verdict(request, hits) or await self.get_response(request)
+        with read_hit.reading():
+            response = await self.get_response(request)
+        try:
+            hits = [await read_hit.hit()]
+        except Exception as exc:
+            return self.failed(request, exc)
+        return self.verdict(request, hits) or response

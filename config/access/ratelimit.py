@@ -20,7 +20,7 @@ never blocks. Fixed windows allow up to twice the limit across a window
 boundary; that is the usual trade for one statement per hit.
 
 With ``REDIS_URL`` set the same windows count in Redis instead (``INCR`` and
-``EXPIREAT … NX`` in one ``MULTI``, so atomic; redis-py's asyncio client on
+``EXPIREAT`` in one script, so atomic; redis-py's asyncio client on
 the event loop for ``ahit``, its sync client for the login form): no hot row
 on the primary database. While Redis is unreachable each call counts in the
 database as above (config.redis_client logs the outage once), so the limits
@@ -33,8 +33,11 @@ import math
 import random
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+import redis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
@@ -95,6 +98,32 @@ def rate_setting(name: str) -> Rate | None:
     return _parse(getattr(settings, name))
 
 
+# A hit is one command: INCR, and on the window's first hit the key's expiry.
+# Atomic, as a script; sent by its SHA1 once Redis knows it (EVAL teaches it).
+_REDIS_COUNT = (
+    "local count = redis.call('INCR', KEYS[1]) "
+    "if count == 1 then redis.call('EXPIREAT', KEYS[1], ARGV[1]) end "
+    "return count"
+)
+_REDIS_COUNT_SHA1 = hashlib.sha1(_REDIS_COUNT.encode(), usedforsecurity=False).hexdigest()
+
+
+def _count_in_redis(counting: "_Counting") -> int:
+    client = redis_client.sync_client()
+    try:
+        return int(client.evalsha(_REDIS_COUNT_SHA1, *counting.redis_count))
+    except redis.exceptions.NoScriptError:
+        return int(client.eval(_REDIS_COUNT, *counting.redis_count))
+
+
+async def _acount_in_redis(counting: "_Counting") -> int:
+    client = redis_client.async_client()
+    try:
+        return int(await client.evalsha(_REDIS_COUNT_SHA1, *counting.redis_count))
+    except redis.exceptions.NoScriptError:
+        return int(await client.eval(_REDIS_COUNT, *counting.redis_count))
+
+
 @dataclass(frozen=True)
 class Hit:
     count: int
@@ -147,13 +176,11 @@ class _Counting:
     def purge(self) -> tuple[str, list[int]]:
         return (f"DELETE FROM {_table()} WHERE expires_at < %s", [int(self.now)])  # noqa: S608
 
-    def count_in(self, pipe) -> None:
-        """Queue the Redis commands that count this hit on ``pipe`` (a
-        ``MULTI`` pipeline); the first result is the count."""
-        key = _REDIS_PREFIX + self.key
-        pipe.incr(key)
-        # The key outlives its window by a second, then Redis drops it.
-        pipe.expireat(key, self.end + 1, nx=True)
+    @property
+    def redis_count(self) -> tuple[int, str, int]:
+        """The arguments of ``_REDIS_COUNT`` for this hit: the key outlives
+        its window by a second, then Redis drops it."""
+        return (1, _REDIS_PREFIX + self.key, self.end + 1)
 
     @staticmethod
     def should_purge(count: int) -> bool:
@@ -169,9 +196,7 @@ def hit(scope: str, ident: str, rate: Rate) -> Hit:
     counting = _Counting(scope, ident, rate)
     if redis_client.enabled():
         try:
-            with redis_client.sync_client().pipeline() as pipe:
-                counting.count_in(pipe)
-                count = pipe.execute()[0]
+            count = _count_in_redis(counting)
         except redis_client.ERRORS as exc:
             redis_client.failed("rate limits", exc)
         else:
@@ -208,6 +233,7 @@ def peek(scope: str, ident: str, rate: Rate) -> Hit:
 def reset(scope: str, ident: str, rate: Rate) -> None:
     start, _ = _window(rate, time.time())
     key = _row_key(scope, ident, start)
+    _refused.forget(key)
     if redis_client.enabled():
         try:
             redis_client.sync_client().delete(_REDIS_PREFIX + key)
@@ -247,6 +273,87 @@ def undo(scope: str, ident: str, rate: Rate) -> None:
         )
 
 
+class ReadHit:
+    """A read's hit, counted in the round trip of the handler's first native
+    read (``native_db.run_along``: the upsert goes after the read's own
+    statements) rather than in one of its own before the handler; counted
+    after the handler if it made no such read. The verdict comes after the
+    handler, so an over-limit read is read but not sent; ``count_along`` then
+    refuses that client's later reads before their handler, for the rest of
+    the window (a window's count only grows)."""
+
+    def __init__(self, counting: _Counting):
+        self.counting = counting
+        self.along: native_db.RunAlong | None = None
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """The block in which the handler runs."""
+        with native_db.run_along(*self.counting.upsert) as along:
+            self.along = along
+            yield
+
+    async def hit(self) -> Hit:
+        counting = self.counting
+        rows = self.along.rows if self.along is not None else None
+        if rows is None:  # no native read came, or its round trip failed
+            rows = await native_db.execute(*counting.upsert)
+        ((count,),) = rows
+        if counting.should_purge(count):
+            await native_db.execute(*counting.purge)
+        hit = counting.result(count)
+        if not hit.allowed:
+            _refused.remember((counting.key, counting.rate), counting.end)
+        return hit
+
+
+class _Refused:
+    """Counters over their limit in this process, by row key and rate, with
+    their window's end: a bounded map, its expired entries dropped when it
+    fills."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.until: dict[tuple[str, Rate], int] = {}
+
+    def __contains__(self, counter: tuple[str, Rate]) -> bool:
+        return self.until.get(counter, 0) > time.time()
+
+    def remember(self, counter: tuple[str, Rate], end: int) -> None:
+        if len(self.until) >= self.size:
+            now = time.time()
+            self.until = {k: e for k, e in self.until.items() if e > now}
+            if len(self.until) >= self.size:
+                self.until.clear()
+        self.until[counter] = end
+
+    def forget(self, key: str) -> None:
+        for counter in [counter for counter in self.until if counter[0] == key]:
+            del self.until[counter]
+
+
+_refused = _Refused(10_000)
+
+
+def forget_refusals() -> None:
+    """Forget which clients this process has refused (``count_along``), as
+    when every counter is deleted (the tests' database is emptied)."""
+    _refused.until.clear()
+
+
+def count_along(scope: str, ident: str, rate: Rate) -> ReadHit | None:
+    """A read's hit to be counted along with its handler's first native read
+    (``ReadHit``), or None where it is counted before the handler, by
+    ``ahit``: with Redis, without native reads (SQLite, the runtime off), or
+    for a client this process has refused in the current window."""
+    if redis_client.enabled() or not native_db.native_enabled():
+        return None
+    counting = _Counting(scope, ident, rate)
+    if (counting.key, rate) in _refused:
+        return None
+    return ReadHit(counting)
+
+
 async def ahit(scope: str, ident: str, rate: Rate) -> Hit:
     """``hit`` for async callers. On PostgreSQL the upsert runs on the native
     async pool (config.runtime.native_db): the check on every API request costs one
@@ -256,9 +363,7 @@ async def ahit(scope: str, ident: str, rate: Rate) -> Hit:
     if redis_client.enabled():
         counting = _Counting(scope, ident, rate)
         try:
-            async with redis_client.async_client().pipeline() as pipe:
-                counting.count_in(pipe)
-                count = (await pipe.execute())[0]
+            count = await _acount_in_redis(counting)
         except redis_client.ERRORS as exc:
             redis_client.failed("rate limits", exc)
         else:

@@ -51,7 +51,10 @@ Code that wraps a handler can have one more queryset read along with the
 handler's own: ``with read_ahead(queryset) as ahead: ...`` makes the next
 ``evaluate`` call in that context read it first, in the same round trip, and
 leaves its rows in ``ahead.rows`` (None if no call came). The conditional
-GETs (config/caching) read their version stamps this way.
+GETs (config/caching) read their version stamps this way. Likewise ``with
+run_along(sql, params) as along: ...`` has the next native call run one
+small raw statement after its reads, in the same round trip: the API
+throttle counts a read's hit this way (config.access.ratelimit).
 """
 
 import asyncio
@@ -864,6 +867,45 @@ def read_ahead(queryset: QuerySet[Any]) -> Iterator[ReadAhead]:
         _read_ahead.reset(token)
 
 
+class RunAlong:
+    """A raw statement to be run by the next native ``evaluate`` call."""
+
+    def __init__(self, sql: str, params: Sequence[Any]):
+        self.sql = sql
+        self.params = tuple(params)
+        self.taken = False  # shared by the copies of the context tasks get
+        self.rows: list[tuple[Any, ...]] | None = None
+
+
+_run_along: ContextVar[tuple[RunAlong, ...]] = ContextVar("native_db_run_along", default=())
+
+
+@contextmanager
+def run_along(sql: str, params: Sequence[Any] = ()) -> Iterator[RunAlong]:
+    """Within the block, the first ``evaluate`` call of this context that
+    runs natively (PostgreSQL) runs this statement too, after its own reads,
+    in the same round trip, and leaves its rows in ``.rows``. They stay None
+    if no such call came or its round trip failed: the statement did not
+    run, and the caller runs it itself (``execute``).
+
+    The statements of one round trip are one transaction, so a write run
+    along holds its row locks until the reads before it are done: only
+    small writes belong here (the rate-limit counters)."""
+    along = RunAlong(sql, params)
+    token = _run_along.set((*_run_along.get(), along))
+    try:
+        yield along
+    finally:
+        _run_along.reset(token)
+
+
+def _take_run_along() -> list[RunAlong]:
+    pending = [along for along in _run_along.get() if not along.taken]
+    for along in pending:
+        along.taken = True
+    return pending
+
+
 async def evaluate(
     *querysets: QuerySet[Any], count: QuerySet[Any] | None = None
 ) -> tuple[list[list[dict[str, Any]]], int | None]:
@@ -896,6 +938,8 @@ async def evaluate(
     if counted is not None:
         entry, params = counted
         statements.append((f"SELECT COUNT(*) FROM ({entry.sql}) AS counted", params))  # noqa: S608
+    along = _take_run_along()
+    statements.extend((statement.sql, statement.params) for statement in along)
     results = iter(await _run(using, statements) if statements else [])
     rows = []
     for read in reads:
@@ -911,4 +955,6 @@ async def evaluate(
     total = None
     if count is not None:
         total = next(results)[0][0] if counted is not None else 0
+    for statement in along:
+        statement.rows = next(results)
     return rows, total

@@ -18,8 +18,9 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import AsyncClient, Client
 
-from config.access.models import api_token_create
+from config.access.models import RateCounter, api_token_create
 from config.access.ratelimit import Rate
+from config.runtime import native_db
 from tests.live import uvicorn_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -118,6 +119,29 @@ async def test_writes_have_their_own_lower_limit(async_client, settings, user_to
     )
     # Reads with the same token are not writes.
     assert (await async_client.get("/api/orders", headers=headers)).status_code == 200
+
+
+async def test_a_read_is_counted_in_its_page_s_round_trip_and_refused_after_it(
+    settings, monkeypatch
+):
+    """On PostgreSQL's native reads the hit is the last statement of the
+    page's own round trip; the read that goes over the limit is refused
+    once its page is read, the next ones before any is."""
+    if not native_db.native_enabled():
+        pytest.skip("reads are counted along with the page on PostgreSQL's native reads only")
+    settings.API_THROTTLE_ANON = "2/min"
+    round_trips: list[int] = []
+    monkeypatch.setattr(
+        native_db, "query_observers", [lambda seconds, statements: round_trips.append(statements)]
+    )
+    client = client_from("10.0.0.9")
+    responses = [await client.get("/api/movies") for _ in range(4)]
+    assert [response.status_code for response in responses[:2]] == [200, 200]
+    assert_throttled(responses[2])
+    assert_throttled(responses[3])
+    # Version stamps, rows, count and hit; the last read's hit alone.
+    assert round_trips == [4, 4, 4, 1]
+    assert [counter.count async for counter in RateCounter.objects.all()] == [4]
 
 
 async def test_limits_can_be_turned_off(async_client, settings):

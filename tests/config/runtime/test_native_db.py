@@ -109,6 +109,49 @@ async def test_a_read_ahead_without_a_call_reads_nothing(users):
     assert ahead.rows is None  # the block is over: nothing is read for it
 
 
+async def test_a_statement_run_along_goes_last_in_the_next_native_call_only(users, monkeypatch):
+    round_trips: list[int] = []
+    monkeypatch.setattr(
+        native_db, "query_observers", [lambda seconds, statements: round_trips.append(statements)]
+    )
+    staff = User.objects.filter(is_staff=True).order_by("username").values("username")
+    renaming = "UPDATE auth_user SET first_name = %s WHERE username = %s RETURNING username"
+    with native_db.run_along(renaming, ["Along", "user0"]) as along:
+        (rows,), total = await native_db.evaluate(staff, count=staff)
+        (again,), _ = await native_db.evaluate(staff)
+    assert [row["username"] for row in rows] == ["user0", "user2", "user4"]
+    assert again == rows
+    assert total == 3
+    if native_db.native_enabled():
+        # The rows, the count and the statement in one round trip; then the rows.
+        assert round_trips == [3, 1]
+        assert along.rows == [("user0",)]
+        assert await User.objects.filter(first_name="Along").acount() == 1
+    else:
+        # Nothing runs it here: its caller does (``rows`` stays None).
+        assert along.rows is None
+        assert not await User.objects.filter(first_name="Along").aexists()
+
+
+async def test_a_statement_run_along_runs_once_whatever_the_tasks(native, users):
+    counting = "UPDATE auth_user SET last_name = last_name || 'x' WHERE username = %s"
+    staff = User.objects.filter(is_staff=True).values("username")
+    with native_db.run_along(counting, ["user0"]) as along:
+        # Each task gets a copy of the context, and with it the statement.
+        await asyncio.gather(*(native_db.evaluate(staff) for _ in range(4)))
+    assert along.rows == []
+    assert (await User.objects.aget(username="user0")).last_name == "x"
+
+
+async def test_a_statement_run_along_a_failed_round_trip_is_left_to_its_caller(native, users):
+    broken = User.objects.extra(where=["no_such_column = 1"]).values("username")
+    renaming = "UPDATE auth_user SET first_name = 'Along'"
+    with native_db.run_along(renaming) as along, pytest.raises(psycopg.Error):
+        await native_db.evaluate(broken)
+    assert along.rows is None
+    assert not await User.objects.filter(first_name="Along").aexists()
+
+
 async def test_querysets_differing_only_in_a_filter_value_never_share_rows(users, fresh_cache):
     def staff(flag):
         return User.objects.filter(is_staff=flag).order_by("username").values("username")
