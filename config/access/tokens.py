@@ -17,8 +17,9 @@ MAX_TOKEN_LENGTH = 200
 
 def bearer_token(request) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header, parsed as
-    django-ninja's ``HttpBearer`` does; None without one."""
-    value = request.headers.get("Authorization")
+    django-ninja's ``HttpBearer`` does; None without one. (From ``META``:
+    ``request.headers`` would copy every header for this one.)"""
+    value = request.META.get("HTTP_AUTHORIZATION")
     if not value:
         return None
     scheme, _, token = value.partition(" ")

@@ -102,7 +102,7 @@ def _etag_key(secret_key: str) -> bytes:
 def if_none_match(request: HttpRequest) -> list[str] | None:
     """The tags of If-None-Match (RFC 9110 13.1.2), weak ones included, or
     ``["*"]``; None without the header. Unparsable members are ignored."""
-    value = request.headers.get("If-None-Match")
+    value = request.META.get("HTTP_IF_NONE_MATCH")
     if value is None:
         return None
     return parse_etags(value)
@@ -163,7 +163,7 @@ def conditional_reads(app_label: str) -> Callable[[Run], Run]:
             if (
                 not public
                 or request.method not in SAFE_METHODS
-                or "Authorization" in request.headers
+                or "HTTP_AUTHORIZATION" in request.META
             ):
                 return not_cacheable(await run(request, *args, **kwargs))
             tags = if_none_match(request)

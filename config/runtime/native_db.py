@@ -192,10 +192,10 @@ def _query_logging_connection(using: str) -> BaseDatabaseWrapper | None:
     one per request."""
     if settings.DEBUG:
         return connections[using]
-    for wrapper in connections.all(initialized_only=True):
-        if wrapper.alias == using and wrapper.queries_logged:
-            return wrapper
-    return None
+    # What ``connections.all(initialized_only=True)`` looks up, for one alias.
+    made = connections._connections  # type: ignore[attr-defined]
+    wrapper: BaseDatabaseWrapper | None = getattr(made, using, None)
+    return wrapper if wrapper is not None and wrapper.queries_logged else None
 
 
 async def _execute(
@@ -205,8 +205,14 @@ async def _execute(
     to be broken (e.g. after a database restart)."""
     for attempt in (1, 2):
         try:
-            async with pool.connection() as conn:
+            # Not ``pool.connection()``: its ``async with conn`` commits an
+            # autocommit connection, a no-op that costs a lock and a wait.
+            # ``putconn`` rolls back, or replaces, a connection left unfit.
+            conn = await pool.getconn()
+            try:
                 return await _execute_on(conn, statements)
+            finally:
+                await pool.putconn(conn)
         except (PoolTimeout, NoAnswer):
             raise  # no connection to be had, or no answer: retrying would double the wait
         except psycopg.OperationalError:

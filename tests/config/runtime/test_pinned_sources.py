@@ -62,6 +62,16 @@ PSYCOPG = (
     "and that PostgresClientQuery.convert still binds Django's SQL that way",
 )
 
+QUERY_LOG = (
+    "config/runtime/native_db.py (_query_logging_connection)",
+    "that a context's connections are still the attributes of connections._connections",
+)
+POOL = (
+    "config/runtime/native_db.py (_execute)",
+    "that a connection taken with getconn and given back with putconn still needs no "
+    "more than what connection() does around it (its commit, a no-op in autocommit)",
+)
+
 PINS = {
     "django.core.handlers.asgi:ASGIHandler.__call__": ("f756809e9c9308dc", HANDLER),
     "django.core.handlers.asgi:ASGIHandler.handle": ("98faeb5bef800331", HANDLER),
@@ -111,6 +121,8 @@ PINS = {
     "django.db.models.sql.query:Query.get_count": ("9efdd1361ffd9e33", NATIVE),
     "django.db.models.lookups:Lookup.__init__": ("0c9b7d10fe88d56f", NATIVE),
     "django.utils.tree:Node.__init__": ("53354417f2f40014", NATIVE),
+    "django.utils.connection:BaseConnectionHandler.all": ("025dd23cb80fcc62", QUERY_LOG),
+    "psycopg_pool.pool_async:AsyncConnectionPool.connection": ("e8a525a680693781", POOL),
     "psycopg.cursor_async:AsyncCursor.execute": ("58d46b145d23fa90", PSYCOPG),
     "psycopg._cursor_base:BaseCursor._execute_gen": ("d4128fe2e2207fb5", PSYCOPG),
     "psycopg._queries:PostgresClientQuery.convert": ("5aa984d3b447031c", PSYCOPG),
@@ -143,7 +155,7 @@ def pin_failure(path: str, pinned: str, source: str) -> str | None:
     )
 
 
-@pytest.mark.parametrize("package", ["django", "psycopg"])
+@pytest.mark.parametrize("package", ["django", "psycopg", "psycopg-pool"])
 def test_the_pins_are_for_the_versions_of_constraints_txt(package):
     pinned = next(
         line.split("==")[1].strip()
