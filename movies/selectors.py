@@ -14,6 +14,7 @@ from typing import Literal, get_args
 from django.db import connections
 from django.db.models import F, JSONField, OuterRef, Prefetch, QuerySet, Subquery
 
+from config.runtime.native_db import filtered
 from movies.models import Genre, Movie, Person
 
 MovieOrdering = Literal["title", "-title", "release_date", "-release_date", "rating", "-rating"]
@@ -194,4 +195,4 @@ def movie_rows(**filters) -> QuerySet:
 def movie_row(movie_id: int) -> QuerySet:
     """One movie's row, as ``movie_rows`` gives it (no row if there is no
     such movie)."""
-    return _all_movie_rows().filter(pk=movie_id)
+    return filtered(_all_movie_rows(), pk=movie_id)

@@ -1,10 +1,14 @@
 """Natively asynchronous evaluation of ``values()`` querysets on PostgreSQL.
 
-The one call app code makes into the runtime::
+The two calls app code makes into the runtime::
 
-    from config.runtime.native_db import evaluate
+    from config.runtime.native_db import evaluate, filtered
 
     (rows, genre_rows), total = await evaluate(page, genres_of_page, count=movies)
+    one_movie = filtered(all_movie_rows, pk=movie_id)  # all_movie_rows.filter(pk=movie_id)
+
+(``filtered`` is near the end: a long-lived queryset filtered the same way
+on every request, without building the filter with the ORM every time.)
 
 Django 5.2's async ORM (``aget``, ``async for`` …) runs every query in a worker
 thread through ``sync_to_async``: correct, but each hop costs far more wall
@@ -778,7 +782,8 @@ def _compile_queryset(queryset: QuerySet[Any]) -> tuple[_Compiled, tuple[Any, ..
     if queryset.query.is_empty():
         return None
     using = queryset.db
-    found = sql_shape(queryset)
+    known = queryset.__dict__.get("_native_shape")  # set by ``filtered``
+    found = known[1] if known is not None and known[0] is queryset.query else sql_shape(queryset)
     if found is not None:
         shape, values = found
         entry = _sql_cache.lookup(("slots", shape))
@@ -840,6 +845,101 @@ def _compiled_count(queryset: QuerySet[Any]) -> tuple[_Compiled, tuple[Any, ...]
     ):
         _sql_cache.store(("count", shape), entry)
     return compiled
+
+
+# Querysets filtered from a long-lived one -----------------------------------
+
+
+@dataclass(frozen=True)
+class _FilterTemplate:
+    """``base.filter(**lookups)`` as first built, and where each lookup's
+    value lands among the slots of its shape."""
+
+    queryset: QuerySet[Any]
+    shape: _Shape
+    # Each slot: (True, index of the lookup) or (False, constant value).
+    plan: tuple[tuple[bool, Any], ...]
+
+    def slot_values(self, values: list[Any]) -> list[Any]:
+        return [values[value] if is_slot else value for is_slot, value in self.plan]
+
+
+def _filter_template(
+    base: QuerySet[Any], lookups: dict[str, Any], first: QuerySet[Any]
+) -> _FilterTemplate | None:
+    """The template of ``first`` (``base.filter(**lookups)``), proved by
+    filtering ``base`` again with stand-in values; None if not proved."""
+    found = sql_shape(first)
+    values = list(lookups.values())
+    if found is None or not all(type(value) in _SLOT_TYPES for value in values):
+        return None
+    shape, slot_values = found
+    try:
+        stand_ins = [_stand_in(value, index) for index, value in enumerate(values)]
+        if any(stand_in == value for stand_in, value in zip(stand_ins, values, strict=True)):
+            return None
+        other = sql_shape(base.filter(**dict(zip(lookups, stand_ins, strict=True))))
+    except Exception:  # noqa: BLE001  (any failure only means: no template)
+        return None
+    if other is None or other[0] != shape:
+        return None
+    plan: list[tuple[bool, Any]] = []
+    for value, other_value in zip(slot_values, other[1], strict=True):
+        index = next(
+            (
+                i
+                for i, stand_in in enumerate(stand_ins)
+                if type(other_value) is type(stand_in) and other_value == stand_in
+            ),
+            None,
+        )
+        if index is None:
+            if other_value != value or type(other_value) is not type(value):
+                return None  # a value changed in a way the lookups do not explain
+            plan.append((False, value))
+        elif type(value) is type(values[index]) and value == values[index]:
+            plan.append((True, index))
+        else:
+            return None  # the value was transformed on its way to the condition
+    if {value for is_slot, value in plan if is_slot} != set(range(len(values))):
+        return None
+    return _FilterTemplate(first, shape, tuple(plan))
+
+
+def filtered(base: QuerySet[Any], **lookups: Any) -> QuerySet[Any]:
+    """``base.filter(**lookups)``, for a long-lived ``base`` (built once,
+    never evaluated itself) filtered the same way on every request, such as
+    one row by its id.
+
+    Building a filter with the ORM costs more than running the query it
+    makes. The first call for each set of lookup names and value types does
+    build it, then again with stand-in values, which proves where each value
+    lands in the query's conditions (as for the SQL cache, see the module
+    docstring); later calls copy that queryset with only the values in its
+    conditions replaced, and with its shape known. Lookups whose values the
+    ORM transforms, or whose values change more than the conditions, are
+    built by ``filter`` every time. With ``NATIVE_ASYNC_DB`` off this is
+    ``base.filter(**lookups)``."""
+    if not settings.NATIVE_ASYNC_DB:
+        return base.filter(**lookups)
+    templates: dict[Hashable, _FilterTemplate | None] = base.__dict__.setdefault(
+        "_native_filters", {}
+    )
+    key = (base.query, *[(name, type(value)) for name, value in lookups.items()])
+    if key not in templates:
+        first = base.filter(**lookups)
+        if len(templates) < _MEMO_LIMIT:
+            templates[key] = _filter_template(base, lookups, first)
+        return first
+    template = templates[key]
+    if template is None:
+        return base.filter(**lookups)
+    values = template.slot_values(list(lookups.values()))
+    queryset: QuerySet[Any] = template.queryset._chain()  # type: ignore[attr-defined]
+    query = queryset.query
+    query.where = _where_with(template.queryset.query.where, iter(values))
+    queryset.__dict__["_native_shape"] = (query, (template.shape, values))
+    return queryset
 
 
 def _require_values(queryset: QuerySet[Any]) -> None:

@@ -271,6 +271,98 @@ async def test_ten_thousand_movie_ids_share_one_cache_entry_and_compile_once(
         ]
 
 
+# filtered(): a long-lived queryset filtered the same way on every request ---
+
+
+@pytest.fixture
+def conditions_built(monkeypatch):
+    """Each condition the ORM builds (``Query.add_q``), as a list."""
+    from django.db.models.sql.query import Query
+
+    built: list[object] = []
+    add_q = Query.add_q
+    monkeypatch.setattr(Query, "add_q", lambda query, q: built.append(q) or add_q(query, q))
+    return built
+
+
+def _rows(queryset):
+    return list(queryset.order_by("id"))
+
+
+def test_filtered_gives_what_filter_gives_and_builds_the_condition_once(films, conditions_built):
+    base = Movie.objects.values("id", "title", "rating")
+    ids = [film.pk for film in films] + [max(film.pk for film in films) + 1]
+    for movie_id in ids:
+        ours, theirs = native_db.filtered(base, pk=movie_id), base.filter(pk=movie_id)
+        assert str(ours.query) == str(theirs.query)
+        assert _rows(ours) == _rows(theirs)
+    assert _rows(native_db.filtered(base, pk=ids[-1])) == []
+    # Its first call and its proof; theirs, one per call (and one per order_by).
+    conditions_built.clear()
+    for movie_id in ids:
+        assert [row["id"] for row in native_db.filtered(base, pk=movie_id)] == (
+            [movie_id] if movie_id != ids[-1] else []
+        )
+    assert conditions_built == []
+
+
+def test_filtered_keeps_each_set_of_lookups_apart(films):
+    base = Movie.objects.values("id", "title", "rating")
+    title = films[3].title
+    assert _rows(native_db.filtered(base, title=title)) == _rows(base.filter(title=title))
+    assert _rows(native_db.filtered(base, rating=films[3].rating)) == _rows(
+        base.filter(rating=films[3].rating)
+    )
+    both = native_db.filtered(base, rating__gte=55, title__startswith="Film 1")
+    assert _rows(both) == _rows(base.filter(rating__gte=55, title__startswith="Film 1"))
+    assert [row["title"] for row in _rows(both)] == ["Film 10", "Film 11"]
+    assert _rows(native_db.filtered(base, title=title)) == _rows(base.filter(title=title))
+
+
+def test_filtered_shares_conditions_the_orm_compiles_from_their_value(films, conditions_built):
+    """A year's condition holds the year (its range of dates comes when the
+    SQL is compiled): one condition built, each year its own rows."""
+    base = Movie.objects.values("id", "title")
+    for year in (1950, 1955, 1961, 1999):
+        ours, theirs = (
+            native_db.filtered(base, release_date__year=year),
+            base.filter(release_date__year=year),
+        )
+        assert str(ours.query) == str(theirs.query)
+        assert _rows(ours) == _rows(theirs)
+        assert len(_rows(ours)) == (0 if year == 1999 else 1)
+    conditions_built.clear()
+    native_db.filtered(base, release_date__year=1952)
+    assert conditions_built == []
+
+
+def test_filtered_builds_every_time_a_value_the_orm_transforms(films, conditions_built):
+    """A text id becomes an integer in the condition: not shared."""
+    base = Movie.objects.values("id")
+    film = films[5]
+    for _ in range(3):
+        assert [row["id"] for row in native_db.filtered(base, pk=str(film.pk))] == [film.pk]
+    conditions_built.clear()
+    native_db.filtered(base, pk=str(film.pk))
+    assert len(conditions_built) == 1
+
+
+def test_with_native_reads_off_filtered_is_filter(films, settings):
+    settings.NATIVE_ASYNC_DB = False
+    base = Movie.objects.values("id")
+    assert _rows(native_db.filtered(base, pk=films[0].pk)) == [{"id": films[0].pk}]
+    assert "_native_filters" not in base.__dict__
+
+
+async def test_rows_read_through_filtered_are_each_call_s_own(films, fresh_cache):
+    base = Movie.objects.values("id", "title")
+    reads = [native_db.evaluate(native_db.filtered(base, pk=film.pk)) for film in films]
+    results = await asyncio.gather(*reads)
+    assert [rows for (rows,), _ in results] == [
+        [{"id": film.pk, "title": film.title}] for film in films
+    ]
+
+
 @pytest.fixture
 def compiles(monkeypatch):
     """Every compilation of a query by native_db, as a list."""
