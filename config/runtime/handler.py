@@ -26,7 +26,10 @@ This handler changes only that:
    refuses to), so they would only look for one (``send_on_loop``).
 3. The response is closed (and ``request_finished`` sent) on the request's
    thread only if the request used that thread; otherwise on the loop, where
-   again there is no connection to close (``close_on_loop``).
+   again there is no connection to close (``close_on_loop``), nor caches to
+   close when no configured cache backend has anything to close (only
+   memcached's do; the others inherit ``BaseCache.close``, which does
+   nothing).
 4. A finished request is released from the reference cycles Django's
    middleware and the disconnect listener would leave it in, so refcounting
    frees it at once rather than the cyclic garbage collector, later.
@@ -66,6 +69,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.messages import middleware as messages_middleware
 from django.contrib.sessions import middleware as sessions_middleware
 from django.core import signals
+from django.core.cache import close_caches
+from django.core.cache.backends.base import BaseCache
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.base import BaseHandler
@@ -147,12 +152,18 @@ def cookieless_lane() -> BaseHandler:
 
 
 def _connection_receivers() -> frozenset[Callable[..., Any]]:
-    """Django's request signal receivers that act only on the calling
-    thread's database connections (``reset_queries`` empties their query
-    logs, which only ``DEBUG`` fills on the loop)."""
-    if settings.DEBUG:
-        return frozenset({db.close_old_connections})
-    return frozenset({db.close_old_connections, db.reset_queries})
+    """Django's request signal receivers that have nothing to do on the
+    loop: those that act only on the calling thread's database connections
+    (``reset_queries`` empties their query logs, which only ``DEBUG`` fills
+    on the loop), and ``close_caches`` when no configured cache backend
+    overrides ``BaseCache.close``."""
+    receivers = {db.close_old_connections}
+    if not settings.DEBUG:
+        receivers.add(db.reset_queries)
+    backends = [import_string(str(cache["BACKEND"])) for cache in settings.CACHES.values()]
+    if all(backend.close is BaseCache.close for backend in backends):
+        receivers.add(close_caches)
+    return frozenset(receivers)
 
 
 async def send_on_loop(

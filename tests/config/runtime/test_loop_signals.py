@@ -8,6 +8,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from django import db
 from django.core import signals
+from django.core.cache import caches, close_caches
+from django.core.cache.backends.locmem import LocMemCache
 
 from config.runtime.handler import PooledThreadASGIHandler, _connection_receivers
 from tests.config.runtime.test_cookieless_lane import request
@@ -67,9 +69,38 @@ async def test_a_page_that_used_its_thread_sends_both_signals(heard):
     assert set(heard) == ALL_FOUR
 
 
-def test_only_the_connection_receivers_are_left_out(settings):
+def test_only_receivers_with_nothing_to_do_on_the_loop_are_left_out(settings):
     settings.DEBUG = False
-    assert _connection_receivers() == {db.close_old_connections, db.reset_queries}
+    assert _connection_receivers() == {db.close_old_connections, db.reset_queries, close_caches}
     # With DEBUG the loop's connections log native reads: reset them as Django does.
     settings.DEBUG = True
-    assert _connection_receivers() == {db.close_old_connections}
+    assert _connection_receivers() == {db.close_old_connections, close_caches}
+
+
+class ClosingCache(LocMemCache):
+    """A cache backend with something to close after each request, as
+    memcached's have."""
+
+    closed = 0
+
+    def close(self, **kwargs):
+        type(self).closed += 1
+
+
+async def test_a_cache_that_needs_closing_is_closed_after_each_request_on_the_loop(settings):
+    settings.CACHES = {
+        **settings.CACHES,
+        "closing": {"BACKEND": f"{__name__}.ClosingCache", "LOCATION": "closing"},
+    }
+    ClosingCache.closed = 0
+    handler = PooledThreadASGIHandler(thread_count=1)
+    assert close_caches not in handler._connection_receivers
+
+    async def use_the_cache_then(path):
+        caches["closing"].get("anything")  # the cache made in this request's context
+        return await request(handler, "GET", path)
+
+    for _ in range(2):
+        status, _, _ = await use_the_cache_then("/healthz")
+        assert status == 200
+    assert ClosingCache.closed == 2

@@ -27,7 +27,8 @@ SIGNALS = (
     "config/runtime/handler.py (send_on_loop, close_on_loop)",
     "send_on_loop copies Signal.asend's dispatch and close_on_loop HttpResponseBase.close; "
     "that the receivers left out on the loop (_connection_receivers) still act only on "
-    "the calling thread's database connections",
+    "the calling thread's database connections, and that close_caches still does nothing "
+    "but call each cache's close",
 )
 RELEASE = (
     "config/runtime/handler.py (release_request)",
@@ -80,6 +81,8 @@ PINS = {
     "django.http.response:HttpResponseBase.close": ("84589f5b23acbb23", SIGNALS),
     "django.db:reset_queries": ("9989bcde56b2f76a", SIGNALS),
     "django.db:close_old_connections": ("c352dd45e8333c97", SIGNALS),
+    "django.core.cache:close_caches": ("abe7badf0640b146", SIGNALS),
+    "django.core.cache.backends.base:BaseCache.close": ("d6b55968d67c6922", SIGNALS),
     "django.contrib.auth.middleware:AuthenticationMiddleware.process_request": (
         "6dd39b90ad6373e2",
         RELEASE,
