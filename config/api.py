@@ -204,6 +204,8 @@ class ProjectPathView(PathView):
             return None
         if _takes_json_body(operation) and not _is_json(request):
             return _unsupported_media_type(request)
+        if not request.META.get("QUERY_STRING"):
+            return None  # no names to check, and no QueryDict to build for it
         try:
             names = list(request.GET)
         except TooManyFieldsSent:

@@ -8,6 +8,10 @@ from config.access.logins import LoginView
 from config.api import api, api_not_found
 
 urlpatterns = [
+    # The API first: Django tries the patterns in order on every request, and
+    # none of the others matches a path under api/.
+    path("api/", api.urls),
+    re_path(r"^api(?:/(?P<unmatched_path>.*))?$", api_not_found),
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
@@ -15,8 +19,6 @@ urlpatterns = [
     # For whatever asks without reading a page's <link rel="icon">.
     path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
-    path("api/", api.urls),
-    re_path(r"^api(?:/(?P<unmatched_path>.*))?$", api_not_found),
     # Ours first: the same login page, with failed attempts throttled.
     path("accounts/login/", LoginView.as_view(), name="login"),
     # Sign up, the throttled password reset, API tokens (config/access/urls.py).
