@@ -42,11 +42,6 @@ This handler changes only that:
    it gets an empty, unsaved session and ``AnonymousUser`` in their place
    (token authentication sets its own user). Every other middleware, the
    security headers and limits included, runs as for any request.
-6. A request is served in the server's own task rather than in a new one
-   beside a second task listening for the client going away: the listener
-   starts only if the request is still running after
-   ``DISCONNECT_WATCH_AFTER`` seconds, and then cancels it as Django does
-   when the client has gone (``_DisconnectWatch``).
 
 It also answers the ASGI lifespan protocol: startup binds the native async
 reads of config.runtime.native_db to the server's event loop and tunes the garbage
@@ -212,53 +207,6 @@ class _RequestExecutor(Executor):
         return self.thread.submit(fn, *args, **kwargs)
 
 
-# Seconds a request runs before its client's going away is listened for.
-DISCONNECT_WATCH_AFTER = 1.0
-
-
-class _DisconnectWatch:
-    """Django cancels a request whose client goes away: it serves each
-    request in a task of its own beside a task listening for
-    ``http.disconnect``, two tasks and an ``asyncio.wait`` per request.
-    Here the request is served in the server's task, and the listener
-    starts only once the request has run ``DISCONNECT_WATCH_AFTER`` seconds
-    (a timer until then): when the client has gone, the request's task is
-    cancelled, as Django cancels its own. Most requests are answered before
-    the timer fires and never pay for a task."""
-
-    def __init__(self, handler: ASGIHandler, receive: Receive):
-        task = asyncio.current_task()
-        assert task is not None  # noqa: S101  (handle runs in the server's task)
-        self.task = task
-        self.aborted = False  # the listener cancelled the task
-        self.error: AssertionError | None = None  # a message other than a disconnect
-        self.listener: asyncio.Task[None] | None = None
-        self.timer = asyncio.get_running_loop().call_later(
-            DISCONNECT_WATCH_AFTER, self._listen, handler, receive
-        )
-
-    def _listen(self, handler: ASGIHandler, receive: Receive) -> None:
-        self.listener = asyncio.create_task(self._cancel_on_disconnect(handler, receive))
-
-    async def _cancel_on_disconnect(self, handler: ASGIHandler, receive: Receive) -> None:
-        try:
-            await handler.listen_for_disconnect(receive)
-        except RequestAborted:
-            pass
-        except AssertionError as error:
-            self.error = error
-        self.aborted = True
-        self.task.cancel()
-
-    async def stop(self) -> None:
-        self.timer.cancel()
-        listener = self.listener
-        if listener is not None and not listener.done():
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
-
-
 class PooledThreadASGIHandler(ASGIHandler):
     def __init__(self, thread_count: int | None = None):
         super().__init__()
@@ -314,26 +262,40 @@ class PooledThreadASGIHandler(ASGIHandler):
             error_response.close()
             return
 
-        watch = _DisconnectWatch(self, receive)
-        response: HttpResponseBase | None = None
-        try:
+        async def process_request(request: HttpRequest, send: Send) -> HttpResponseBase:
             response = await self.run_get_response(request)
-            await self.send_response(response, send)
+            with contextlib.suppress(asyncio.CancelledError):  # client went away
+                await self.send_response(response, send)
+            return response
+
+        # Serve the request while listening for the client going away.
+        serving = asyncio.create_task(process_request(request, send))
+        tasks = [asyncio.create_task(self.listen_for_disconnect(receive)), serving]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            if task.done():
+                # exception() rather than Django's result(): re-raising here
+                # would add this frame, which holds ``tasks``, to the
+                # exception's traceback, a cycle only the collector frees.
+                error = None if task.cancelled() else task.exception()
+                if error is not None and not isinstance(error, RequestAborted):
+                    if isinstance(error, AssertionError):
+                        body_file.close()
+                    raise error
+            else:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+        try:
+            response = serving.result()
         except asyncio.CancelledError:
-            if not watch.aborted:
-                raise  # not the client's leaving: the server's shutting down
-            watch.task.uncancel()
-        finally:
-            await watch.stop()
-        if watch.error is not None:
-            body_file.close()
-            raise watch.error
-        if watch.aborted or response is None:
             await signals.request_finished.asend(sender=self.__class__)
-        elif executor is None or executor.used:
-            await sync_to_async(response.close)()
         else:
-            await close_on_loop(response, self._connection_receivers)
+            if executor is None or executor.used:
+                await sync_to_async(response.close)()
+            else:
+                await close_on_loop(response, self._connection_receivers)
         body_file.close()
         release_request(request)
 
