@@ -707,9 +707,21 @@ def _slots(
         return None
     if other_sql != sql or len(other_params) != len(params):
         return None
+    return _landing_plan(params, other_params, values, stand_ins)
+
+
+def _landing_plan(
+    observed: Sequence[Any], with_stand_ins: Sequence[Any], values: list[Any], stand_ins: list[Any]
+) -> tuple[tuple[bool, Any], ...] | None:
+    """Where each of ``values`` lands among ``observed`` (what a query built
+    with them holds: its SQL parameters, or its conditions' values), proved
+    by ``with_stand_ins`` (the same, of the query built with ``stand_ins``):
+    for each position, (True, index of the value) or (False, a constant).
+    None if a position changed in a way the stand-ins do not explain, a value
+    was transformed on its way in, or a value landed nowhere."""
     plan: list[tuple[bool, Any]] = []
     found = set()
-    for param, other in zip(params, other_params, strict=True):
+    for value, other in zip(observed, with_stand_ins, strict=True):
         index = next(
             (
                 i
@@ -719,14 +731,14 @@ def _slots(
             None,
         )
         if index is None:
-            if param != other or type(param) is not type(other):
-                return None  # a value changed in a way the slots do not explain
-            plan.append((False, param))
-        elif type(param) is type(values[index]) and param == values[index]:
+            if value != other or type(value) is not type(other):
+                return None
+            plan.append((False, value))
+        elif type(value) is type(values[index]) and value == values[index]:
             plan.append((True, index))
             found.add(index)
         else:
-            return None  # the value was transformed on its way to the SQL
+            return None
     return tuple(plan) if len(found) == len(values) else None
 
 
@@ -881,29 +893,10 @@ def _filter_template(
         other = sql_shape(base.filter(**dict(zip(lookups, stand_ins, strict=True))))
     except Exception:  # noqa: BLE001  (any failure only means: no template)
         return None
-    if other is None or other[0] != shape:
+    if other is None or other[0] != shape or len(other[1]) != len(slot_values):
         return None
-    plan: list[tuple[bool, Any]] = []
-    for value, other_value in zip(slot_values, other[1], strict=True):
-        index = next(
-            (
-                i
-                for i, stand_in in enumerate(stand_ins)
-                if type(other_value) is type(stand_in) and other_value == stand_in
-            ),
-            None,
-        )
-        if index is None:
-            if other_value != value or type(other_value) is not type(value):
-                return None  # a value changed in a way the lookups do not explain
-            plan.append((False, value))
-        elif type(value) is type(values[index]) and value == values[index]:
-            plan.append((True, index))
-        else:
-            return None  # the value was transformed on its way to the condition
-    if {value for is_slot, value in plan if is_slot} != set(range(len(values))):
-        return None
-    return _FilterTemplate(first, shape, tuple(plan))
+    plan = _landing_plan(slot_values, other[1], values, stand_ins)
+    return None if plan is None else _FilterTemplate(first, shape, plan)
 
 
 def filtered(base: QuerySet[Any], **lookups: Any) -> QuerySet[Any]:
