@@ -36,6 +36,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from asgiref.sync import sync_to_async
@@ -294,16 +295,11 @@ class ReadHit:
             yield
 
     async def hit(self) -> Hit:
-        counting = self.counting
-        rows = self.along.rows if self.along is not None else None
-        if rows is None:  # no native read came, or its round trip failed
-            rows = await native_db.execute(*counting.upsert)
-        ((count,),) = rows
-        if counting.should_purge(count):
-            await native_db.execute(*counting.purge)
-        hit = counting.result(count)
+        # None if no native read came, or its round trip failed.
+        counted = self.along.rows if self.along is not None else None
+        hit = await _count_natively(self.counting, counted)
         if not hit.allowed:
-            _refused.remember((counting.key, counting.rate), counting.end)
+            _refused.remember((self.counting.key, self.counting.rate), self.counting.end)
         return hit
 
 
@@ -371,8 +367,15 @@ async def ahit(scope: str, ident: str, rate: Rate) -> Hit:
             return counting.result(count)
     if not native_db.native_enabled():
         return await sync_to_async(hit)(scope, ident, rate)
-    counting = _Counting(scope, ident, rate)
-    ((count,),) = await native_db.execute(*counting.upsert)
+    return await _count_natively(_Counting(scope, ident, rate))
+
+
+async def _count_natively(counting: _Counting, counted: list[tuple[Any, ...]] | None = None) -> Hit:
+    """The hit on the native pool: ``counted`` is the upsert's rows if it
+    already ran (along with a read), else it runs here."""
+    if counted is None:
+        counted = await native_db.execute(*counting.upsert)
+    ((count,),) = counted
     if counting.should_purge(count):
         await native_db.execute(*counting.purge)
     return counting.result(count)

@@ -684,7 +684,7 @@ class _Compiled:
     names: tuple[str, ...]
 
     def bind(self, values: list[Any]) -> tuple[Any, ...]:
-        return tuple(values[value] if is_slot else value for is_slot, value in self.params)
+        return tuple(_filled(self.params, values))
 
 
 def _compile(query: Query, using: str) -> tuple[str, tuple[Any, ...], SQLCompiler]:
@@ -708,6 +708,11 @@ def _slots(
     if other_sql != sql or len(other_params) != len(params):
         return None
     return _landing_plan(params, other_params, values, stand_ins)
+
+
+def _filled(plan: Sequence[tuple[bool, Any]], values: list[Any]) -> list[Any]:
+    """A ``_landing_plan`` filled in with ``values``."""
+    return [values[value] if is_slot else value for is_slot, value in plan]
 
 
 def _landing_plan(
@@ -873,7 +878,7 @@ class _FilterTemplate:
     plan: tuple[tuple[bool, Any], ...]
 
     def slot_values(self, values: list[Any]) -> list[Any]:
-        return [values[value] if is_slot else value for is_slot, value in self.plan]
+        return _filled(self.plan, values)
 
 
 def _filter_template(
