@@ -22,11 +22,16 @@ boundary; that is the usual trade for one statement per hit.
 With ``REDIS_URL`` set the same windows count in Redis instead (``INCR`` and
 ``EXPIREAT`` in one script, so atomic; redis-py's asyncio client on
 the event loop for ``ahit``, its sync client for the login form): no hot row
-on the primary database. While Redis is unreachable each call counts in the
-database as above (config.redis_client logs the outage once), so the limits
-keep holding, with a fresh window for the hits Redis had counted.
+on the primary database. On the event loop the hits of one counter that
+arrive while its command is out are counted by the next command, all at once
+(``INCRBY``; ``_RedisBatch``), so a burst from one client costs Redis and the
+worker a command per round trip rather than per hit. While Redis is
+unreachable each call counts in the database as above (config.redis_client
+logs the outage once), so the limits keep holding, with a fresh window for
+the hits Redis had counted.
 """
 
+import asyncio
 import functools
 import hashlib
 import math
@@ -99,11 +104,12 @@ def rate_setting(name: str) -> Rate | None:
     return _parse(getattr(settings, name))
 
 
-# A hit is one command: INCR, and on the window's first hit the key's expiry.
-# Atomic, as a script; sent by its SHA1 once Redis knows it (EVAL teaches it).
+# Hits are one command: INCRBY (ARGV[2] hits), and on the window's first hit
+# the key's expiry. Atomic, as a script; sent by its SHA1 once Redis knows it
+# (EVAL teaches it).
 _REDIS_COUNT = (
-    "local count = redis.call('INCR', KEYS[1]) "
-    "if count == 1 then redis.call('EXPIREAT', KEYS[1], ARGV[1]) end "
+    "local count = redis.call('INCRBY', KEYS[1], ARGV[2]) "
+    "if count == tonumber(ARGV[2]) then redis.call('EXPIREAT', KEYS[1], ARGV[1]) end "
     "return count"
 )
 _REDIS_COUNT_SHA1 = hashlib.sha1(_REDIS_COUNT.encode(), usedforsecurity=False).hexdigest()
@@ -111,18 +117,81 @@ _REDIS_COUNT_SHA1 = hashlib.sha1(_REDIS_COUNT.encode(), usedforsecurity=False).h
 
 def _count_in_redis(counting: "_Counting") -> int:
     client = redis_client.sync_client()
+    arguments = (*counting.redis_count, 1)
     try:
-        return int(client.evalsha(_REDIS_COUNT_SHA1, *counting.redis_count))
+        return int(client.evalsha(_REDIS_COUNT_SHA1, *arguments))
     except redis.exceptions.NoScriptError:
-        return int(client.eval(_REDIS_COUNT, *counting.redis_count))
+        return int(client.eval(_REDIS_COUNT, *arguments))
+
+
+async def _aincrease_in_redis(key: str, expires_at: int, hits: int) -> int:
+    client = redis_client.async_client()
+    try:
+        return int(await client.evalsha(_REDIS_COUNT_SHA1, 1, key, expires_at, hits))
+    except redis.exceptions.NoScriptError:
+        return int(await client.eval(_REDIS_COUNT, 1, key, expires_at, hits))
+
+
+class _RedisBatch:
+    """The hits of one Redis counter in this process, counted one command at
+    a time: a hit that arrives while the counter's command is out waits for
+    the next, which counts every waiting hit at once. Each hit's count is its
+    place in its batch, as if the hits had been sent one by one, so a burst
+    from one client costs a command per round trip, not per hit.
+
+    The commands go from a task of their own, so a hit whose request is
+    cancelled takes no other hit's answer with it (it is still counted)."""
+
+    def __init__(self, key: str, expires_at: int, loop: asyncio.AbstractEventLoop):
+        self.key = key
+        self.expires_at = expires_at
+        self.loop = loop
+        self.waiting: list[asyncio.Future[int]] = []
+        self.sender: asyncio.Task[None] | None = None
+
+    def count(self) -> asyncio.Future[int]:
+        hit: asyncio.Future[int] = self.loop.create_future()
+        self.waiting.append(hit)
+        if self.sender is None or self.sender.done():
+            self.sender = self.loop.create_task(self._send())
+        return hit
+
+    async def _send(self) -> None:
+        try:
+            while self.waiting:
+                batch, self.waiting = self.waiting, []
+                try:
+                    total = await _aincrease_in_redis(self.key, self.expires_at, len(batch))
+                except Exception as exc:  # each hit's caller handles it
+                    for hit in batch:
+                        if not hit.done():
+                            hit.set_exception(exc)
+                    continue
+                first = total - len(batch)
+                for place, hit in enumerate(batch, 1):
+                    if not hit.done():
+                        hit.set_result(first + place)
+        finally:
+            # Cancelled with the loop: whoever still waits is told, not left hanging.
+            for hit in self.waiting:
+                if not hit.done():
+                    hit.cancel()
+            self.waiting = []
+            if _redis_batches.get(self.key) is self:
+                del _redis_batches[self.key]
+
+
+# The counters with hits out, by key: an entry lasts while its commands do.
+_redis_batches: dict[str, _RedisBatch] = {}
 
 
 async def _acount_in_redis(counting: "_Counting") -> int:
-    client = redis_client.async_client()
-    try:
-        return int(await client.evalsha(_REDIS_COUNT_SHA1, *counting.redis_count))
-    except redis.exceptions.NoScriptError:
-        return int(await client.eval(_REDIS_COUNT, *counting.redis_count))
+    _, key, expires_at = counting.redis_count
+    loop = asyncio.get_running_loop()
+    batch = _redis_batches.get(key)
+    if batch is None or batch.loop is not loop:  # none, or a closed loop's (tests)
+        batch = _redis_batches[key] = _RedisBatch(key, expires_at, loop)
+    return await batch.count()
 
 
 @dataclass(frozen=True)

@@ -200,6 +200,66 @@ async def test_more_concurrent_hits_than_connections_wait_their_turn(
     assert len(pool._available_connections) + len(pool._in_use_connections) <= 3
 
 
+async def test_a_burst_is_counted_in_fewer_commands_than_hits(shared_redis, monkeypatch):
+    """Hits of one counter that arrive while its command is out go together
+    in the next command: each hit still gets its own count, and the window's
+    total is every hit."""
+    client = redis_client.async_client()
+    commands = []
+    evalsha = client.evalsha
+
+    async def counted_evalsha(*args):
+        commands.append(args)
+        return await evalsha(*args)
+
+    monkeypatch.setattr(client, "evalsha", counted_evalsha)
+    rate = Rate(limit=30, period=3600)
+    ident = address()
+    hits = await asyncio.gather(*(ratelimit.ahit("anon", ident, rate) for _ in range(100)))
+    assert sorted(hit.count for hit in hits) == list(range(1, 101))
+    assert sum(hit.allowed for hit in hits) == 30
+    assert int(shared_redis.get(redis_key("anon", ident, rate))) == 100
+    assert 1 <= len(commands) < 100
+    assert 0 < shared_redis.ttl(redis_key("anon", ident, rate)) <= 3601
+
+
+async def test_a_cancelled_hit_is_counted_and_takes_no_other_with_it(shared_redis):
+    rate = Rate(limit=100, period=3600)
+    ident = address()
+    first = asyncio.ensure_future(ratelimit.ahit("anon", ident, rate))
+    others = [asyncio.ensure_future(ratelimit.ahit("anon", ident, rate)) for _ in range(5)]
+    await asyncio.sleep(0)  # every hit is waiting for its batch
+    first.cancel()
+    hits = await asyncio.gather(*others)
+    assert first.cancelled()
+    assert sorted(hit.count for hit in hits) == [2, 3, 4, 5, 6]
+    assert (await ratelimit.ahit("anon", ident, rate)).count == 7
+    assert int(shared_redis.get(redis_key("anon", ident, rate))) == 7
+
+
+async def test_a_batch_that_fails_falls_back_to_the_database_hit_by_hit(
+    shared_redis, monkeypatch, caplog
+):
+    """Redis failing under a burst: every hit of the failed command counts
+    in the database instead, with the one warning of an outage."""
+    client = redis_client.async_client()
+
+    async def refused(*args):
+        raise redis.ConnectionError("connection refused")
+
+    monkeypatch.setattr(client, "evalsha", refused)
+    rate = Rate(limit=4, period=3600)
+    ident = address()
+    with caplog.at_level(logging.WARNING, logger="config.redis_client"):
+        hits = await asyncio.gather(*(ratelimit.ahit("anon", ident, rate) for _ in range(6)))
+    assert sorted(hit.count for hit in hits) == [1, 2, 3, 4, 5, 6]
+    assert sum(hit.allowed for hit in hits) == 4
+    assert await asyncio.to_thread(counter_rows) == 1
+    warnings = [r for r in caplog.records if r.name == "config.redis_client"]
+    assert len(warnings) == 1
+    redis_client.succeeded()
+
+
 def test_failed_logins_count_in_redis(shared_redis, settings, user):
     settings.LOGIN_THROTTLE = "3/15min"
     client = Client()
