@@ -30,10 +30,15 @@ This handler changes only that:
    close when no configured cache backend has anything to close (only
    memcached's do; the others inherit ``BaseCache.close``, which does
    nothing).
-4. A finished request is released from the reference cycles Django's
+4. A body that comes whole in the first message, as every GET's empty one
+   does, is read into memory at once (``read_body``) rather than through
+   Django's ``SpooledTemporaryFile``, which in memory is the same buffer
+   behind a wrapper; a body larger than ``FILE_UPLOAD_MAX_MEMORY_SIZE`` or
+   in several messages still spools as in Django.
+5. A finished request is released from the reference cycles Django's
    middleware and the disconnect listener would leave it in, so refcounting
    frees it at once rather than the cyclic garbage collector, later.
-5. A request under ``RUNTIME_COOKIELESS_PREFIX`` (``/api/``) that carries no
+6. A request under ``RUNTIME_COOKIELESS_PREFIX`` (``/api/``) that carries no
    ``Cookie`` header takes a lane whose chain is ``MIDDLEWARE`` without the
    middleware that act only on what cookies carry: sessions, CSRF, the
    signed-in user and messages. Such a request has no session to load, no
@@ -52,9 +57,10 @@ the threads.
 import asyncio
 import contextlib
 import gc
+import io
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from typing import Any, ParamSpec, TypeVar
+from typing import IO, Any, ParamSpec, TypeVar
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django import db
@@ -119,7 +125,7 @@ def release_request(request: HttpRequest) -> None:
         request.__dict__.pop(name, None)
 
 
-# Middleware with nothing to do for a request without cookies (point 5 of the
+# Middleware with nothing to do for a request without cookies (point 6 of the
 # module docstring); the runtime's subclasses of these are subclasses too.
 COOKIE_MIDDLEWARE = (
     sessions_middleware.SessionMiddleware,
@@ -189,6 +195,20 @@ async def close_on_loop(response: HttpResponseBase, skip: frozenset[Callable[...
     response.closed = True
     sender = response._handler_class  # type: ignore[attr-defined]
     await send_on_loop(signals.request_finished, sender, skip)
+
+
+def _replaying(first: Mapping[str, Any], receive: Receive) -> Receive:
+    """``receive`` with ``first`` given back before the messages still to come."""
+    given = False
+
+    async def replay() -> Mapping[str, Any]:
+        nonlocal given
+        if given:
+            return await receive()
+        given = True
+        return first
+
+    return replay
 
 
 async def _anonymous_user() -> AnonymousUser:
@@ -298,6 +318,17 @@ class PooledThreadASGIHandler(ASGIHandler):
                 await close_on_loop(response, self._connection_receivers)
         body_file.close()
         release_request(request)
+
+    async def read_body(self, receive: Receive) -> IO[bytes]:
+        """Django's, with a body that comes whole in one message kept in
+        memory as it is (point 4 of the module docstring)."""
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise RequestAborted()
+        body = message.get("body", b"")
+        if message.get("more_body", False) or len(body) > settings.FILE_UPLOAD_MAX_MEMORY_SIZE:
+            return await super().read_body(_replaying(message, receive))
+        return io.BytesIO(body)
 
     async def run_get_response(self, request: HttpRequest) -> HttpResponseBase:
         """Django's, with cookie-less requests under the prefix in their lane."""

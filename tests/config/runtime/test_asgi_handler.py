@@ -11,6 +11,7 @@ import weakref
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
+from django.core.exceptions import RequestAborted
 
 from config.runtime.handler import PooledThreadASGIHandler
 from tests.catalog.factories import make_product
@@ -267,3 +268,46 @@ async def test_a_finished_request_is_freed_at_once_not_by_the_cyclic_collector(
     assert status == 200, view
     assert expected in body
     assert created and created[0]() is None, f"the {view} request is still alive"
+
+
+def receiving(*messages):
+    queue = list(messages)
+
+    async def receive():
+        return queue.pop(0)
+
+    return receive
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [{"type": "http.request", "body": b"", "more_body": False}],
+        [{"type": "http.request"}],
+        [{"type": "http.request", "body": b'{"title": "One message"}'}],
+        [
+            {"type": "http.request", "body": b'{"title": ', "more_body": True},
+            {"type": "http.request", "body": b'"Three ', "more_body": True},
+            {"type": "http.request", "body": b'messages"}', "more_body": False},
+        ],
+    ],
+)
+async def test_the_body_read_is_the_body_sent(messages):
+    handler = PooledThreadASGIHandler(thread_count=1)
+    body_file = await handler.read_body(receiving(*messages))
+    assert body_file.read() == b"".join(m.get("body", b"") for m in messages)
+
+
+async def test_a_body_too_large_for_memory_still_spools(settings):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1000
+    handler = PooledThreadASGIHandler(thread_count=1)
+    body = b"x" * 5000
+    body_file = await handler.read_body(receiving({"type": "http.request", "body": body}))
+    assert body_file.read() == body
+    assert body_file._rolled  # on disk, as Django's handler keeps it
+
+
+async def test_a_client_gone_before_its_body_aborts_the_request():
+    handler = PooledThreadASGIHandler(thread_count=1)
+    with pytest.raises(RequestAborted):
+        await handler.read_body(receiving({"type": "http.disconnect"}))
