@@ -91,8 +91,7 @@ from django.db.models.sql.datastructures import BaseTable, Join
 from django.db.models.sql.query import Query
 from django.db.models.sql.where import WhereNode
 from django.db.utils import load_backend
-from psycopg import errors, generators
-from psycopg._queries import PostgresClientQuery
+from psycopg import abc, errors, generators
 from psycopg.adapt import Transformer
 from psycopg.pq import ExecStatus
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -226,6 +225,15 @@ async def _execute(
     raise AssertionError("unreachable")
 
 
+def bind(transformer: abc.Transformer, sql: str, params: tuple[Any, ...]) -> bytes:
+    """``sql`` with ``params`` bound as literals: what psycopg's
+    ``PostgresClientQuery`` (``convert`` and ``dump``) makes of SQL whose only
+    placeholders are Django's ``%s`` (and ``%%`` for ``%``), without parsing
+    the SQL for other kinds of placeholder on every call."""
+    literals = tuple(b"NULL" if p is None else transformer.as_literal(p) for p in params)
+    return sql.encode(transformer.encoding) % literals
+
+
 async def _results(
     conn: psycopg.AsyncConnection[Any], sql: str, params: tuple[Any, ...]
 ) -> list[list[tuple[Any, ...]]]:
@@ -235,10 +243,8 @@ async def _results(
     own, one result set at a time) is of no use for one multi-statement
     query that this connection alone runs (it is the pool's, checked out)."""
     transformer = Transformer(conn)
-    query = PostgresClientQuery(transformer)
-    query.convert(sql, params)
     pgconn = conn.pgconn
-    pgconn.send_query(query.query)
+    pgconn.send_query(bind(transformer, sql, params))
     results = await conn.wait(generators.execute(pgconn))
     rows = []
     for result in results:

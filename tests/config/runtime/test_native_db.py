@@ -3,11 +3,16 @@ PostgreSQL and through the async ORM elsewhere, and its SQL cache never lets
 one queryset's rows answer another's."""
 
 import asyncio
+import datetime
+import decimal
+import uuid
 from datetime import date
 
 import psycopg
 import pytest
 from django.contrib.auth.models import User
+from psycopg._queries import PostgresClientQuery
+from psycopg.adapt import Transformer
 
 from config.runtime import native_db
 from movies import selectors
@@ -548,3 +553,28 @@ async def test_with_preparing_off_statements_go_as_text(
     (rows,) = await native_db._execute_on(connection_of_pool, [_statement(title)])
     assert rows == [(films[0].title,)]
     assert await _prepared_on(connection_of_pool) == []
+
+
+@pytest.mark.parametrize(
+    ("sql", "params"),
+    [
+        ("SELECT 1", ()),
+        ("SELECT %s, %s, %s", (None, True, 42)),
+        ("SELECT %s WHERE title LIKE '%%x%%'", ("it's 50% off; -- \\ 'quoted'",)),
+        (
+            "SELECT %s, %s, %s, %s",
+            (
+                decimal.Decimal("12.50"),
+                date(1999, 12, 31),
+                datetime.datetime(2026, 12, 3, 11, 0, tzinfo=datetime.UTC),
+                datetime.timedelta(minutes=97),
+            ),
+        ),
+        ("SELECT %s, %s", (uuid.UUID(int=7), ["a", "b'c"])),
+    ],
+)
+def test_bind_gives_what_psycopg_binds_client_side(sql, params):
+    transformer = Transformer()
+    query = PostgresClientQuery(transformer)
+    query.convert(sql, params)
+    assert native_db.bind(transformer, sql, params) == query.query
