@@ -19,6 +19,7 @@ from ninja.renderers import BaseRenderer
 
 from config.caching.conditional import conditional_reads, not_cacheable
 from config.errors import DATABASE_UNAVAILABLE, database_unavailable
+from config.runtime import responses
 
 logger = logging.getLogger(__name__)
 
@@ -240,12 +241,16 @@ class ProjectNinjaAPI(NinjaAPI):
     def _get_bound_routers(self):
         """The routers' path views as ProjectPathView (ninja builds plain
         ones; this is the one place they can be swapped before the URLs are
-        made from them)."""
+        made from them), and their operations with the runtime's response
+        path (config/runtime/responses.py)."""
         bound_routers = super()._get_bound_routers()
         for bound_router in bound_routers:
             for path_view in bound_router.path_operations.values():
                 if type(path_view) is PathView:
                     path_view.__class__ = ProjectPathView
+                if settings.RUNTIME_RESPONSES:
+                    for operation in path_view.operations:
+                        responses.install(operation)
         return bound_routers
 
     def get_openapi_schema(self, *, path_prefix=None, path_params=None):

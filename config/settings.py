@@ -79,6 +79,7 @@ RUNTIME_COOKIELESS_PREFIX = os.environ.get("RUNTIME_COOKIELESS_PREFIX", "/api/")
 RUNTIME_MIDDLEWARE = env_bool("RUNTIME_MIDDLEWARE", RUNTIME)
 RUNTIME_TEMPLATES = env_bool("RUNTIME_TEMPLATES", RUNTIME)
 RUNTIME_DB_BACKEND = env_bool("RUNTIME_DB_BACKEND", RUNTIME)
+RUNTIME_RESPONSES = env_bool("RUNTIME_RESPONSES", RUNTIME)
 
 # Every middleware here is async-capable: a single sync-only one would make
 # every request hop to a thread.

@@ -1,18 +1,20 @@
 """How Django runs fast under ASGI: the pieces that stand in for parts of Django.
 
 Everything outside this package is plain Django and django-ninja. The apps
-(movies, catalog) use one call from here, ``native_db.evaluate``; nothing else
-in them knows this package exists. The runtime imports Django, never an app.
+(movies, catalog) use two calls from here, ``native_db.evaluate`` and
+``native_db.filtered``; nothing else in them knows this package exists. The
+runtime imports Django and ninja, never an app.
 
-Each piece replaces something in Django 5.2 (the version pinned in
-constraints.txt); tests/config/runtime/test_pinned_sources.py pins the source
-of every Django method copied or overridden in depth, and fails, naming the
-piece to re-check, when an upgrade changes it. Each has a switch (a setting
+Each piece replaces something in Django 5.2 or django-ninja 1.7 (the
+versions pinned in constraints.txt);
+tests/config/runtime/test_pinned_sources.py pins the source of every Django
+and ninja method copied or overridden in depth, and fails, naming the piece
+to re-check, when an upgrade changes it. Each has a switch (a setting
 read from the environment); ``DJANGO_RUNTIME=0`` turns them all off, and the
 suite passes that way too (``.ci/run`` runs it).
 
 ============================  ==========================================  =====================
-piece                         replaces (Django 5.2)                       off switch
+piece                         replaces (Django 5.2, ninja 1.7)            off switch
 ============================  ==========================================  =====================
 ``handler``                   ``ASGIHandler.__call__``/``handle``: a        ``RUNTIME_HANDLER``
                               fixed set of threads instead of one per
@@ -43,6 +45,10 @@ piece                         replaces (Django 5.2)                       off sw
                               (``NATIVE_ASYNC_DB_PREPARE``), read off
                               libpq rather than through psycopg's
                               ``AsyncCursor.execute`` (pinned too)
+``responses``                 django-ninja's ``Operation._result_to_``      ``RUNTIME_RESPONSES``
+                              ``response`` for plain-dict results: the
+                              declared type validates and dumps them,
+                              without the wrapper model per call
 ``serve``                     ``uvicorn --workers N``: one                  run uvicorn instead
                               ``SO_REUSEPORT`` socket per worker process
 ============================  ==========================================  =====================

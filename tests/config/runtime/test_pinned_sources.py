@@ -60,7 +60,13 @@ PSYCOPG = (
     "config/runtime/native_db.py (_results)",
     "that a batch sent on a checked-out connection still needs nothing more of "
     "AsyncCursor.execute than the client-side binding and the results of libpq, "
-    "and that PostgresClientQuery.convert still binds Django's SQL that way",
+    "and that PostgresClientQuery.convert and dump still bind Django's SQL as native_db.bind does",
+)
+
+RESPONSES = (
+    "config/runtime/responses.py (PlainDictResults)",
+    "ninja's choice of status and schema for a result, the options it dumps with, "
+    "and that its getter still hands a dict's values over unchanged",
 )
 
 QUERY_LOG = (
@@ -129,7 +135,14 @@ PINS = {
     "psycopg.cursor_async:AsyncCursor.execute": ("58d46b145d23fa90", PSYCOPG),
     "psycopg._cursor_base:BaseCursor._execute_gen": ("d4128fe2e2207fb5", PSYCOPG),
     "psycopg._queries:PostgresClientQuery.convert": ("5aa984d3b447031c", PSYCOPG),
+    "psycopg._queries:PostgresClientQuery.dump": ("ff871595dfd71e47", PSYCOPG),
+    "ninja.operation:Operation._result_to_response": ("6ca7ef1c987a1af9", RESPONSES),
+    "ninja.operation:Operation._create_response_model": ("3b7aceebf22922f6", RESPONSES),
+    "ninja.schema:DjangoGetter.__getattr__": ("3b4b232f6199cd71", RESPONSES),
+    "ninja.schema:DjangoGetter._convert_result": ("643dbb5db04545df", RESPONSES),
 }
+# The distributions of the packages pinned above, where the names differ.
+DISTRIBUTIONS = {"ninja": "django-ninja"}
 
 
 def resolve(path: str):
@@ -151,14 +164,15 @@ def pin_failure(path: str, pinned: str, source: str) -> str | None:
         return None
     (fork, recheck) = PINS[path][1]
     package = path.split(".", 1)[0]
+    version = importlib.metadata.version(DISTRIBUTIONS.get(package, package))
     return (
-        f"{package} {importlib.metadata.version(package)} changed {path} "
+        f"{package} {version} changed {path} "
         f"(digest {actual}, pinned {pinned}). "
         f"It is forked by {fork}: re-check {recheck}, then pin {actual!r} here."
     )
 
 
-@pytest.mark.parametrize("package", ["django", "psycopg", "psycopg-pool"])
+@pytest.mark.parametrize("package", ["django", "django-ninja", "psycopg", "psycopg-pool"])
 def test_the_pins_are_for_the_versions_of_constraints_txt(package):
     pinned = next(
         line.split("==")[1].strip()
