@@ -47,6 +47,13 @@ This handler changes only that:
    it gets an empty, unsaved session and ``AnonymousUser`` in their place
    (token authentication sets its own user). Every other middleware, the
    security headers and limits included, runs as for any request.
+7. The request is served in a task while another listens for the client
+   going away, as in Django, but the handler waits on the serving task
+   alone, which the listener cancels if the client goes first
+   (``_served``), rather than through ``asyncio.wait`` on both.
+8. A response that is not streamed is sent with its headers read off its
+   header store as they are, already checked and converted when they were
+   set, rather than looked up again one by one (``send_response``).
 
 It also answers the ASGI lifespan protocol: startup binds the native async
 reads of config.runtime.native_db to the server's event loop and tunes the garbage
@@ -211,6 +218,22 @@ def _replaying(first: Mapping[str, Any], receive: Receive) -> Receive:
     return replay
 
 
+async def _served(serving: asyncio.Task[Any], listening: asyncio.Task[None]) -> None:
+    """Return once ``serving`` is done, cancelling it if ``listening`` (the
+    disconnect listener) finishes first: Django's ``asyncio.wait`` for the
+    first of the two, then its cancel and wait, with one future in place of
+    the waiter and callbacks ``asyncio.wait`` sets up and takes down."""
+    finished = asyncio.get_running_loop().create_future()
+
+    def serving_done(task: asyncio.Task[Any]) -> None:
+        if not finished.done():
+            finished.set_result(None)
+
+    serving.add_done_callback(serving_done)
+    listening.add_done_callback(lambda task: serving.cancel())
+    await finished
+
+
 async def _anonymous_user() -> AnonymousUser:
     return AnonymousUser()
 
@@ -290,22 +313,21 @@ class PooledThreadASGIHandler(ASGIHandler):
 
         # Serve the request while listening for the client going away.
         serving = asyncio.create_task(process_request(request, send))
-        tasks = [asyncio.create_task(self.listen_for_disconnect(receive)), serving]
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in tasks:
-            if task.done():
-                # exception() rather than Django's result(): re-raising here
-                # would add this frame, which holds ``tasks``, to the
-                # exception's traceback, a cycle only the collector frees.
-                error = None if task.cancelled() else task.exception()
-                if error is not None and not isinstance(error, RequestAborted):
-                    if isinstance(error, AssertionError):
-                        body_file.close()
-                    raise error
-            else:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        listening = asyncio.create_task(self.listen_for_disconnect(receive))
+        await _served(serving, listening)
+        if not listening.done():
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
+        for task in (listening, serving):
+            # exception() rather than Django's result(): re-raising here
+            # would add this frame, which holds the tasks, to the
+            # exception's traceback, a cycle only the collector frees.
+            error = None if task.cancelled() else task.exception()
+            if error is not None and not isinstance(error, RequestAborted):
+                if isinstance(error, AssertionError):
+                    body_file.close()
+                raise error
 
         try:
             response = serving.result()
@@ -329,6 +351,24 @@ class PooledThreadASGIHandler(ASGIHandler):
         if message.get("more_body", False) or len(body) > settings.FILE_UPLOAD_MAX_MEMORY_SIZE:
             return await super().read_body(_replaying(message, receive))
         return io.BytesIO(body)
+
+    async def send_response(self, response: HttpResponseBase, send: Send) -> None:
+        """Django's, with the headers of a response that is not streamed read
+        straight off its store (point 8 of the module docstring)."""
+        if response.streaming:
+            await super().send_response(response, send)
+            return
+        # ResponseHeaders.__setitem__ made every name an ASCII str and every
+        # value a Latin-1 one; Django's copy looks each up again by name.
+        store: dict[str, tuple[str, str]] = response.headers._store
+        headers = [(name.encode("ascii"), value.encode("latin1")) for name, value in store.values()]
+        for cookie in response.cookies.values():
+            headers.append((b"Set-Cookie", cookie.output(header="").encode("ascii").strip()))
+        await send(
+            {"type": "http.response.start", "status": response.status_code, "headers": headers}
+        )
+        for chunk, last in self.chunk_bytes(response.content):  # type: ignore[attr-defined]
+            await send({"type": "http.response.body", "body": chunk, "more_body": not last})
 
     async def run_get_response(self, request: HttpRequest) -> HttpResponseBase:
         """Django's, with cookie-less requests under the prefix in their lane."""

@@ -11,7 +11,10 @@ import weakref
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
+from django.core import signals
 from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler
+from django.http import HttpResponse
 
 from config.runtime.handler import PooledThreadASGIHandler
 from tests.catalog.factories import make_product
@@ -311,3 +314,117 @@ async def test_a_client_gone_before_its_body_aborts_the_request():
     handler = PooledThreadASGIHandler(thread_count=1)
     with pytest.raises(RequestAborted):
         await handler.read_body(receiving({"type": "http.disconnect"}))
+
+
+def request_then(later):
+    """``receive`` giving the request, then awaiting ``later()`` for the next message."""
+    sent = False
+
+    async def receive():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        return await later()
+
+    return receive
+
+
+async def gone_soon():
+    await asyncio.sleep(0.05)
+    return {"type": "http.disconnect"}
+
+
+async def test_a_client_gone_mid_request_cancels_its_view_and_finishes_the_request(monkeypatch):
+    handler = PooledThreadASGIHandler(thread_count=1)
+    cancelled = asyncio.Event()
+
+    async def never_answering(request):
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    monkeypatch.setattr(handler, "run_get_response", never_answering)
+    finished = []
+
+    def on_finished(sender, **kwargs):
+        finished.append(sender)
+
+    signals.request_finished.connect(on_finished)
+    sent = []
+    try:
+
+        async def send(message):
+            sent.append(message)
+
+        await asyncio.wait_for(handler(get_scope("/api/movies"), request_then(gone_soon), send), 5)
+    finally:
+        signals.request_finished.disconnect(on_finished)
+    assert cancelled.is_set()
+    assert sent == []  # nothing is sent to a client that has gone
+    assert finished == [PooledThreadASGIHandler]
+
+
+async def test_an_answer_sent_before_the_client_goes_is_sent_whole(catalogue):
+    movies, _ = catalogue
+    handler = PooledThreadASGIHandler(thread_count=1)
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def never_gone():
+        return await asyncio.Event().wait()  # the listener is cancelled once answered
+
+    path = f"/api/movies/{movies[0].pk}"
+    await asyncio.wait_for(handler(get_scope(path), request_then(never_gone), send), 5)
+    assert sent[0]["status"] == 200
+    assert b"Concurrent Film 0" in b"".join(m.get("body", b"") for m in sent[1:])
+    assert sent[-1]["more_body"] is False
+
+
+async def test_an_invalid_message_after_the_body_is_an_error_and_cancels_the_view(monkeypatch):
+    handler = PooledThreadASGIHandler(thread_count=1)
+    cancelled = asyncio.Event()
+
+    async def never_answering(request):
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    async def invalid():
+        return {"type": "websocket.receive"}
+
+    async def send(message):
+        raise AssertionError("nothing should be sent")
+
+    monkeypatch.setattr(handler, "run_get_response", never_answering)
+    with pytest.raises(AssertionError, match="Invalid ASGI message"):
+        await asyncio.wait_for(handler(get_scope("/api/movies"), request_then(invalid), send), 5)
+    assert cancelled.is_set()
+
+
+async def test_a_response_is_sent_as_djangos_handler_sends_it():
+    response = HttpResponse(b"x" * 10, content_type="text/plain; charset=utf-8")
+    response["X-Mixed-Case"] = "caf\u00e9"
+    response["ETag"] = b'"abc"'
+    response["Content-Length"] = 10
+    response.set_cookie("flavour", "oat", httponly=True)
+
+    async def sent_by(handler):
+        messages = []
+
+        async def send(message):
+            messages.append(message)
+
+        await handler.send_response(response, send)
+        return messages
+
+    ours = await sent_by(PooledThreadASGIHandler(thread_count=1))
+    djangos = await sent_by(ASGIHandler())
+    assert ours == djangos
+    assert (b"X-Mixed-Case", "caf\u00e9".encode("latin1")) in ours[0]["headers"]

@@ -30,6 +30,12 @@ SIGNALS = (
     "the calling thread's database connections, and that close_caches still does nothing "
     "but call each cache's close",
 )
+SEND = (
+    "config/runtime/handler.py (send_response)",
+    "send_response copies ASGIHandler.send_response for responses that are not streamed, "
+    "reading headers off ResponseHeaders._store: that __setitem__ still stores each name "
+    "and value as a str valid in ASCII and Latin-1 under _store[name.lower()]",
+)
 RELEASE = (
     "config/runtime/handler.py (release_request)",
     "the attributes that tie a request into reference cycles (_REQUEST_CYCLES)",
@@ -82,6 +88,10 @@ POOL = (
 PINS = {
     "django.core.handlers.asgi:ASGIHandler.__call__": ("f756809e9c9308dc", HANDLER),
     "django.core.handlers.asgi:ASGIHandler.handle": ("98faeb5bef800331", HANDLER),
+    "django.core.handlers.asgi:ASGIHandler.listen_for_disconnect": ("c729aa315c734f98", HANDLER),
+    "django.core.handlers.asgi:ASGIHandler.send_response": ("77eda2b08689b44e", SEND),
+    "django.http.response:ResponseHeaders.__setitem__": ("ec78a9c6b2bc2b8c", SEND),
+    "django.http.response:ResponseHeaders._convert_to_charset": ("7f988dada70f15e8", SEND),
     "django.dispatch.dispatcher:Signal.asend": ("b27a0e4474a61569", SIGNALS),
     "django.dispatch.dispatcher:Signal._live_receivers": ("0a7af5d851f7fd87", SIGNALS),
     "django.http.response:HttpResponseBase.close": ("84589f5b23acbb23", SIGNALS),
