@@ -113,8 +113,10 @@ def _sample_pool(pool_label: str, database: str, pool: Any) -> None:
     size = stats.get("pool_size", 0)
     POOL_SIZE.labels(pool_label, database).set(size)
     POOL_IN_USE.labels(pool_label, database).set(size - stats.get("pool_available", 0))
-    # get_stats() counts requests that ever waited; this is the queue now.
-    POOL_WAITING.labels(pool_label, database).set(len(getattr(pool, "_waiting", ())))
+    # get_stats() counts requests that ever waited; this is the queue now,
+    # psycopg's and the one in front of the native pool (config/runtime/native_pool.py).
+    waiting = len(getattr(pool, "_waiting", ())) + getattr(pool, "queued", 0)
+    POOL_WAITING.labels(pool_label, database).set(waiting)
 
 
 def _sample_breakers() -> None:

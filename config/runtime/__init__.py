@@ -44,7 +44,10 @@ piece                         replaces (Django 5.2, ninja 1.7)            off sw
                               prepared per connection
                               (``NATIVE_ASYNC_DB_PREPARE``), read off
                               libpq rather than through psycopg's
-                              ``AsyncCursor.execute`` (pinned too)
+                              ``AsyncCursor.execute`` (pinned too); the
+                              pool (``native_pool``) queues requests
+                              beyond its size on a future each rather
+                              than in psycopg_pool's ``WaitingClient``
 ``responses``                 django-ninja's ``Operation._result_to_``      ``RUNTIME_RESPONSES``
                               ``response`` for plain-dict results: the
                               declared type validates and dumps them,

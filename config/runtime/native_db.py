@@ -96,6 +96,7 @@ from psycopg.adapt import Transformer
 from psycopg.pq import ExecStatus
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from config.runtime.native_pool import QueuedAsyncConnectionPool
 from config.runtime.postgresql.base import DeadlineAsyncConnection, NoAnswer, breaker_for
 
 logger = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ async def get_pool(using: str = "default") -> AsyncConnectionPool:
     kwargs["cursor_factory"] = psycopg.AsyncClientCursor
     kwargs["autocommit"] = True
     pool_options = wrapper.settings_dict["OPTIONS"].get("pool") or {}
-    pool = AsyncConnectionPool(
+    pool = QueuedAsyncConnectionPool(
         kwargs=kwargs,
         # The server ends a statement at DB_QUERY_TIMEOUT (statement_timeout,
         # in the connection's options); a server that answers nothing at all

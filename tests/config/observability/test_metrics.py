@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from psycopg_pool import AsyncConnectionPool
 
 from config.observability import timing, watch_pool
+from config.runtime.native_pool import QueuedAsyncConnectionPool
 from tests.catalog.factories import make_product
 from tests.config.observability.test_requests import build, http_client
 from tests.live import uvicorn_server
@@ -111,10 +112,12 @@ async def test_a_token_opens_it_and_nothing_else_does(settings):
 
 
 class BusyPool:
-    """What the sampler reads of a psycopg pool: its stats and its queue."""
+    """What the sampler reads of a psycopg pool: its stats and its queues
+    (psycopg's, and the native pool's in front of it)."""
 
     def __init__(self):
         self._waiting = [object()] * 3
+        self.queued = 4
 
     def get_stats(self):
         return {"pool_min": 2, "pool_max": 10, "pool_size": 5, "pool_available": 1}
@@ -132,13 +135,15 @@ async def test_a_watched_pool_is_reported(settings):
     labels = (("database", "default"), ("pool", "native"))
     assert samples(text, "reelshelf_db_pool_connections")[labels] == 5
     assert samples(text, "reelshelf_db_pool_in_use")[labels] == 4
-    assert samples(text, "reelshelf_db_pool_waiting")[labels] == 3
+    assert samples(text, "reelshelf_db_pool_waiting")[labels] == 7
 
 
 def test_a_real_psycopg_pool_has_what_the_sampler_reads():
     pool = AsyncConnectionPool("", min_size=1, max_size=3, open=False)
     assert {"pool_size", "pool_available"} <= set(pool.get_stats())
     assert len(pool._waiting) == 0
+    queued = QueuedAsyncConnectionPool("", min_size=1, max_size=3, open=False)
+    assert queued.queued == 0
 
 
 @pytest.mark.postgres

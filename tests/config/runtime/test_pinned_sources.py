@@ -84,6 +84,12 @@ POOL = (
     "that a connection taken with getconn and given back with putconn still needs no "
     "more than what connection() does around it (its commit, a no-op in autocommit)",
 )
+QUEUE = (
+    "config/runtime/native_pool.py (QueuedAsyncConnectionPool)",
+    "that getconn still takes a timeout for its whole wait and putconn still puts a "
+    "healthy connection back in the pool before returning, so the request let in next "
+    "finds it there",
+)
 
 PINS = {
     "django.core.handlers.asgi:ASGIHandler.__call__": ("f756809e9c9308dc", HANDLER),
@@ -142,6 +148,8 @@ PINS = {
     "django.utils.tree:Node.__init__": ("53354417f2f40014", NATIVE),
     "django.utils.connection:BaseConnectionHandler.all": ("025dd23cb80fcc62", QUERY_LOG),
     "psycopg_pool.pool_async:AsyncConnectionPool.connection": ("e8a525a680693781", POOL),
+    "psycopg_pool.pool_async:AsyncConnectionPool.getconn": ("9ce0f57bc51648f0", QUEUE),
+    "psycopg_pool.pool_async:AsyncConnectionPool.putconn": ("be880052c5c0a33c", QUEUE),
     "psycopg.cursor_async:AsyncCursor.execute": ("58d46b145d23fa90", PSYCOPG),
     "psycopg._cursor_base:BaseCursor._execute_gen": ("d4128fe2e2207fb5", PSYCOPG),
     "psycopg._queries:PostgresClientQuery.convert": ("5aa984d3b447031c", PSYCOPG),
