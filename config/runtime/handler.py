@@ -65,7 +65,8 @@ import asyncio
 import contextlib
 import gc
 import io
-from collections.abc import Awaitable, Callable, Mapping
+import weakref
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import IO, Any, ParamSpec, TypeVar
 
@@ -83,6 +84,7 @@ from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.base import BaseHandler
 from django.dispatch import Signal
+from django.dispatch.dispatcher import NONE_ID, _make_id  # type: ignore[attr-defined]
 from django.http import FileResponse, HttpRequest, HttpResponseBase
 from django.middleware import csrf
 from django.urls import set_script_prefix
@@ -174,21 +176,67 @@ def _connection_receivers() -> frozenset[Callable[..., Any]]:
     return frozenset(receivers)
 
 
+# Marks send_on_loop's entries in a signal's ``sender_receivers_cache``.
+_ON_LOOP = object()
+
+
+def _receivers_on_loop(
+    signal: Signal, sender: type, skip: frozenset[Callable[..., Any]]
+) -> tuple[tuple[Any, bool], ...]:
+    """The receivers of ``signal`` for ``sender`` but ``skip``, as Django's
+    ``_live_receivers`` (5.2) selects them, weak references left as they
+    are, as ``(receiver, is_async)``.
+
+    Kept in the signal's ``sender_receivers_cache``, which Django empties
+    whenever a receiver connects or disconnects, and found again if the
+    signal's list of receivers has been replaced or changed length meanwhile;
+    a weakly connected receiver that has died dereferences to None."""
+    receivers = signal.receivers
+    cache: MutableMapping[Any, Any] = signal.sender_receivers_cache
+    key = (_ON_LOOP, sender, skip)
+    known = cache.get(key)
+    if known is not None and known[0] is receivers and known[1] == len(receivers):
+        return known[2]  # type: ignore[no-any-return]
+    with signal.lock:
+        receivers = signal.receivers
+        sender_key = _make_id(sender)
+        selected = tuple(
+            (receiver, is_async)
+            for (_, receiver_sender), receiver, is_async in receivers
+            if receiver_sender in (NONE_ID, sender_key) and _dereferenced(receiver) not in skip
+        )
+        cache[key] = (receivers, len(receivers), selected)
+    return selected
+
+
+def _dereferenced(receiver: Any) -> Any:
+    return receiver() if isinstance(receiver, weakref.ReferenceType) else receiver
+
+
 async def send_on_loop(
     signal: Signal, sender: type, skip: frozenset[Callable[..., Any]], **named: Any
 ) -> None:
     """``signal.asend`` from the event loop thread, to every receiver but
     ``skip``: sync receivers are called on the loop (they do no I/O there,
-    point 2), async ones awaited together (Django's ``Signal.asend`` and
-    ``_live_receivers``, 5.2)."""
-    sync_receivers, async_receivers = signal._live_receivers(sender)
-    for receiver in sync_receivers:
-        if receiver not in skip:
-            receiver(signal=signal, sender=sender, **named)
-    if async_receivers:
-        await asyncio.gather(
-            *(receiver(signal=signal, sender=sender, **named) for receiver in async_receivers)
-        )
+    point 2), async ones awaited together (Django's ``Signal.asend``, 5.2),
+    the receivers found once until they change (``_receivers_on_loop``)."""
+    if signal.use_caching:  # its cache is Django's, keyed by sender alone
+        sync_receivers, async_receivers = signal._live_receivers(sender)
+        selected = [(receiver, False) for receiver in sync_receivers if receiver not in skip]
+        selected += [(receiver, True) for receiver in async_receivers]
+    else:
+        selected = _receivers_on_loop(signal, sender, skip)  # type: ignore[assignment]
+    waiting = []
+    for receiver, is_async in selected:
+        live = _dereferenced(receiver)
+        if live is None:
+            continue
+        if is_async:
+            waiting.append(live(signal=signal, sender=sender, **named))
+        else:
+            live(signal=signal, sender=sender, **named)
+    if waiting:
+        await asyncio.gather(*waiting)
 
 
 async def close_on_loop(response: HttpResponseBase, skip: frozenset[Callable[..., Any]]) -> None:

@@ -42,10 +42,14 @@ class QueuedAsyncConnectionPool(AsyncConnectionPool[psycopg.AsyncConnection[Any]
     async def getconn(self, timeout: float | None = None) -> psycopg.AsyncConnection[Any]:  # noqa: ASYNC109  (psycopg's signature)
         if timeout is None:
             timeout = self.timeout
-        deadline = time.monotonic() + timeout
-        await self._enter(timeout)
+        if self._entries_free and not self._queue:
+            self._entries_free -= 1
+        else:
+            started = time.monotonic()
+            await self._queued_entry(timeout)
+            timeout = max(timeout - (time.monotonic() - started), 0.0)
         try:
-            return await super().getconn(max(deadline - time.monotonic(), 0.0))
+            return await super().getconn(timeout)
         except BaseException:
             self._leave()
             raise
@@ -56,9 +60,9 @@ class QueuedAsyncConnectionPool(AsyncConnectionPool[psycopg.AsyncConnection[Any]
         finally:
             self._leave()
 
-    async def _enter(self, timeout: float) -> None:  # noqa: ASYNC109
-        """Take one of the ``max_size`` places in psycopg's getconn, queueing
-        for it behind the requests already waiting."""
+    async def _queued_entry(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Wait for one of the ``max_size`` places in psycopg's getconn,
+        behind the requests already waiting."""
         queue = self._queue
         while queue and queue[0].done():  # timed out or cancelled meanwhile
             queue.popleft()

@@ -4,6 +4,9 @@ loop leaves out only Django's receivers for the loop thread's database
 connections; every other receiver, sync or async, hears both signals, for
 requests on the loop and for requests that used a sync thread."""
 
+import gc
+import weakref
+
 import pytest
 from asgiref.sync import sync_to_async
 from django import db
@@ -104,3 +107,44 @@ async def test_a_cache_that_needs_closing_is_closed_after_each_request_on_the_lo
         status, _, _ = await use_the_cache_then("/healthz")
         assert status == 200
     assert ClosingCache.closed == 2
+
+
+async def test_receivers_connected_or_disconnected_between_requests_are_heard_from_then_on():
+    handler = PooledThreadASGIHandler(thread_count=1)
+    events = []
+
+    def late(**kwargs):
+        events.append("late")
+
+    await request(handler, "GET", "/healthz")
+    signals.request_started.connect(late)
+    try:
+        await request(handler, "GET", "/healthz")
+        assert events == ["late"]
+    finally:
+        signals.request_started.disconnect(late)
+    await request(handler, "GET", "/healthz")
+    assert events == ["late"]
+
+
+class Listener:
+    def __init__(self, events):
+        self.events = events
+
+    def heard(self, **kwargs):
+        self.events.append("listener")
+
+
+async def test_a_weakly_connected_receiver_is_not_kept_alive_between_requests():
+    handler = PooledThreadASGIHandler(thread_count=1)
+    events = []
+    listener = Listener(events)
+    signals.request_finished.connect(listener.heard)  # weak, Django's default
+    await request(handler, "GET", "/healthz")
+    assert events == ["listener"]
+    alive = weakref.ref(listener)
+    del listener
+    gc.collect()
+    assert alive() is None  # nothing the handler keeps holds it
+    await request(handler, "GET", "/healthz")
+    assert events == ["listener"]
