@@ -26,12 +26,16 @@ Two more sets of rows, in the same run (so their ratios are not swung by
 the machine's load from one run to the next):
 
 - The anonymous rate limit, on as production has it, raised out of reach
-  (nothing is refused): the project again with its counters in PostgreSQL
-  (no REDIS_URL; one upsert on one hot row per request) and with them in
-  Redis (REDIS_URL=BENCH_REDIS_URL, default redis://127.0.0.1:6379/15; with
-  it Django's cache is Redis too, as in production). The list and the
-  detail at c=400 only (three runs each, one with --quick), printed and
-  recorded as "throttle on / off": over the project's unthrottled rows
+  (nothing is refused): the project with its counters in PostgreSQL (no
+  REDIS_URL; one upsert on one hot row per request) and with them in Redis
+  (REDIS_URL=BENCH_REDIS_URL, default redis://127.0.0.1:6379/15; with it
+  Django's cache is Redis too, as in production). Each runs side by side
+  with a twin that has the throttle off, and the two are measured in turn
+  (``measure_alternating``: off, on, then on, off, …), so that the
+  machine's drift during the run, which had swung these ratios by a fifth
+  when the rows were taken minutes apart, falls on both alike. The list
+  and the detail at c=400 only (three runs each, one with --quick),
+  printed and recorded as "throttle on / off" over the twin
   (ratios_throttle in last-run.json; issues 16 and 18 target >= 0.9). The
   run checks that each store did count the hits; without a Redis answering
   PING its row is skipped with a note.
@@ -48,8 +52,8 @@ The anonymous limit is off on the other rows: all load comes from one
 address, which is exactly what that limit exists to stop. --with-throttle
 keeps it counting (in PostgreSQL, raised out of reach) on the main rows of
 every server that has it (project, baseline, stock), as before these rows
-existed; the unthrottled project is then the extra row, so throttle on / off
-is still taken in the run. BENCH_ARGS (all optional): --quick, --stock,
+existed; the throttle rows are measured as above in any case.
+BENCH_ARGS (all optional): --quick, --stock,
 --with-throttle, --no-record, --soak.
 """
 
@@ -438,6 +442,32 @@ def measure(
     return row
 
 
+def measure_alternating(
+    servers: tuple["Server", ...], path: str, connections: int, seconds: int, repeats: int
+) -> list[dict]:
+    """``measure`` for servers running side by side, their runs taken in
+    turn (the order reversed each round): one row per server."""
+    for server in servers:
+        wrk(server.url(path), 64, 2)  # warm-up: pools filled, code paths hot
+    runs: dict[str, list[dict]] = {server.name: [] for server in servers}
+    for round_ in range(repeats):
+        for server in servers if round_ % 2 == 0 else servers[::-1]:
+            runs[server.name].append(wrk(server.url(path), connections, seconds))
+    rows = []
+    for server in servers:
+        ordered = sorted(runs[server.name], key=lambda run: run["rps"])
+        row = dict(ordered[len(ordered) // 2])
+        for counter in ("socket_errors", "timeouts", "non_2xx"):
+            row[counter] = sum(run[counter] for run in ordered)
+        row["runs_rps"] = [round(run["rps"]) for run in runs[server.name]]
+        row["max_bytes_per_response"] = round(
+            max(run["bytes_read"] / max(run["requests"], 1) for run in ordered), 1
+        )
+        row["rss_mb"] = server.peak_rss_mb()
+        rows.append(row)
+    return rows
+
+
 def log_row(label: str, connections: int, row: dict) -> None:
     log(
         f"  {label:<28} c={connections:<4} {row['rps']:>8.0f} req/s  "
@@ -522,27 +552,31 @@ def run(args) -> dict:
     baseline_env = dict(env, DB_POOL="off", DJANGO_SETTINGS_MODULE="bench.sync_settings")
     pool_max = int(env.get("DB_POOL_MAX_SIZE", 10))
     # The main rows' throttle is base_env's (off, or with --with-throttle
-    # counting in PostgreSQL); the other stores are the throttle rows.
+    # counting in PostgreSQL); the throttle rows are measured apart, each
+    # store against a twin with the throttle off (measure_alternating).
     off = env["API_THROTTLE_ANON"].strip().lower() in ("", "off", "none", "0")
-    main_store = "off" if off else "postgresql"
-    project = project_server(project_env, throttle=main_store)
-    stores = [store for store in THROTTLE_STORES if store != main_store]
+    project = project_server(project_env, throttle="off" if off else "postgresql")
+    stores = [store for store in THROTTLE_STORES if store != "off"]
     if "redis" in stores and not redis_answers(redis_url):
         log(
             f"Skipping the Redis throttle row: nothing answers PING at {redis_url} "
             "(start redis-server, or set BENCH_REDIS_URL)."
         )
         stores.remove("redis")
-    throttled = [
-        project_server(
-            throttle_env(project_env, store, redis_url),
-            THROTTLE_VARIANTS[store],
-            serves=API_PATHS,
-            concurrencies=[EXTRA_CONCURRENCY],
-            throttle=store,
+    throttle_pairs = {
+        store: tuple(
+            project_server(
+                throttle_env(project_env, variant, redis_url),
+                THROTTLE_VARIANTS[variant] + ("" if variant == store else f", beside {store}"),
+                serves=API_PATHS,
+                concurrencies=[EXTRA_CONCURRENCY],
+                throttle=variant,
+            )
+            for variant in ("off", store)
         )
         for store in stores
-    ]
+    }
+    throttled = [server for pair in throttle_pairs.values() for server in pair]
     peer = fastapi_server(dict(env, BENCH_DATABASE_URL=database_url))
     baseline = Server(
         "baseline (gunicorn, 3 sync workers)",
@@ -563,6 +597,7 @@ def run(args) -> dict:
         max_connections_per_worker=1,
     )
     servers = [project, *throttled, *([peer] if peer else []), baseline]
+    measured_alone = [server for server in servers if server not in throttled]
     if args.stock:
         servers.insert(
             1,
@@ -618,7 +653,7 @@ def run(args) -> dict:
         log(f"The FastAPI peer returns the project's JSON for {', '.join(bodies[peer.name])}.")
 
     results = {}
-    for server in servers:
+    for server in measured_alone:
         server.start()
         try:
             log(f"\n== {server.name}")
@@ -639,11 +674,9 @@ def run(args) -> dict:
                 row = measure_not_modified(server, path, seconds, 1 if args.quick else 3)
                 figures[f"movies_list_304@c{EXTRA_CONCURRENCY}"] = row
                 log_row(f"{path} (304)", EXTRA_CONCURRENCY, row)
-            if server.throttle in ("postgresql", "redis"):
-                hits = anonymous_hits(server.throttle, database_url, redis_url, server.started_at)
-                if not hits:
-                    sys.exit(f"{server.name}: no anonymous hits counted; the throttle was not on.")
-                log(f"  the throttle counted in {STORE_NAMES[server.throttle]} ({hits} hits kept)")
+            counted = anonymous_hits("postgresql", database_url, redis_url, server.started_at)
+            if server.throttle == "postgresql" and not counted:  # --with-throttle
+                sys.exit(f"{server.name}: no anonymous hits counted; the throttle was not on.")
             time.sleep(1)
             open_connections = db_connections(database_url)
             total_requests = sum(row["requests"] for row in figures.values())
@@ -669,13 +702,51 @@ def run(args) -> dict:
             line += f"  req/s x{ratios_fastapi[key]['rps']:<5}  p99 x{ratios_fastapi[key]['p99']}"
         log(line)
 
-    throttle_servers = {server.throttle: server.name for server in (project, *throttled)}
-    unthrottled = results[throttle_servers["off"]]["figures"]
-    ratios_throttle = {
-        store: ratios_to(results[name]["figures"], unthrottled)
-        for store, name in throttle_servers.items()
-        if store != "off"
-    }
+    # Each store's throttled server and its unthrottled twin run side by
+    # side and are measured in turn, so the machine's drift during the run
+    # falls on both alike.
+    ratios_throttle = {}
+    for store, (twin, counting) in throttle_pairs.items():
+        log(f"\n== {counting.name}, in turn with {twin.name}")
+        for server in (twin, counting):
+            server.start()
+        try:
+            figures = {twin.name: {}, counting.name: {}}
+            for key, path in paths.items():
+                if not counting.serves_key(key):
+                    continue
+                rows = measure_alternating(
+                    (twin, counting), path, EXTRA_CONCURRENCY, seconds, 1 if args.quick else 3
+                )
+                for server, row in zip((twin, counting), rows, strict=True):
+                    figures[server.name][f"{key}@c{EXTRA_CONCURRENCY}"] = row
+                    log_row(
+                        f"{path} ({'on' if server is counting else 'off'})", EXTRA_CONCURRENCY, row
+                    )
+            hits = anonymous_hits(store, database_url, redis_url, counting.started_at)
+            if not hits:
+                sys.exit(f"{counting.name}: no anonymous hits counted; the throttle was not on.")
+            log(f"  the throttle counted in {STORE_NAMES[store]} ({hits} hits kept)")
+            time.sleep(1)
+            open_connections = db_connections(database_url)
+            for server in (twin, counting):
+                results[server.name] = {
+                    "figures": figures[server.name],
+                    "db_connections_after": open_connections,
+                    "db_connections_bound": twin.max_connections + counting.max_connections,
+                    "requests_served": sum(
+                        row["requests"] for row in figures[server.name].values()
+                    ),
+                }
+            log(
+                f"  {open_connections} database connections open for the two "
+                f"(bound {twin.max_connections + counting.max_connections})"
+            )
+        finally:
+            for server in (twin, counting):
+                server.stop()
+        ratios_throttle[store] = ratios_to(figures[counting.name], figures[twin.name])
+    throttle_servers = {store: pair[1].name for store, pair in throttle_pairs.items()}
     log(f"\n== throttle on / off (project, c={EXTRA_CONCURRENCY}; target >= 0.9)")
     for store, store_ratios in ratios_throttle.items():
         for key, ratio in store_ratios.items():
