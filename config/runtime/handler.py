@@ -44,7 +44,8 @@ This handler changes only that:
    signed-in user and messages. Such a request has no session to load, no
    user to sign in, no CSRF cookie to check (API views are CSRF-exempt, and
    without cookies there is no ambient credential to forge) and no messages;
-   it gets an empty, unsaved session and ``AnonymousUser`` in their place
+   it gets an empty, unsaved session (made only if read) and
+   ``AnonymousUser`` in their place
    (token authentication sets its own user). Every other middleware, the
    security headers and limits included, runs as for any request.
 7. The request is served in a task while another listens for the client
@@ -68,7 +69,7 @@ import io
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from typing import IO, Any, ParamSpec, TypeVar
+from typing import IO, Any, ParamSpec, TypeVar, cast
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django import db
@@ -77,6 +78,7 @@ from django.contrib.auth import middleware as auth_middleware
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.messages import middleware as messages_middleware
 from django.contrib.sessions import middleware as sessions_middleware
+from django.contrib.sessions.backends.base import SessionBase
 from django.core import signals
 from django.core.cache import close_caches
 from django.core.cache.backends.base import BaseCache
@@ -88,6 +90,7 @@ from django.dispatch.dispatcher import NONE_ID, _make_id  # type: ignore[attr-de
 from django.http import FileResponse, HttpRequest, HttpResponseBase
 from django.middleware import csrf
 from django.urls import set_script_prefix
+from django.utils.functional import SimpleLazyObject
 from django.utils.module_loading import import_string
 
 from config.runtime import native_db
@@ -426,7 +429,9 @@ class PooledThreadASGIHandler(ASGIHandler):
             or not request.path_info.startswith(self._cookieless_prefix)
         ):
             return await super().run_get_response(request)
-        request.session = self._session_store()
+        # Built if a view reads it: a cache-backed session engine makes the
+        # cache's client in every request's context.
+        request.session = cast(SessionBase, SimpleLazyObject(self._session_store))
         request.user = AnonymousUser()
         request.auser = _anonymous_user
         response = await self._cookieless.get_response_async(request)

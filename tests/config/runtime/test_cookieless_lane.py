@@ -1,10 +1,13 @@
-"""The handler's cookie-less lane (config/runtime/handler.py, point 5): API
+"""The handler's cookie-less lane (config/runtime/handler.py, point 6): API
 requests without a Cookie header skip the session, CSRF, authentication and
 messages middleware, and answer exactly as through the whole chain."""
 
 import asyncio
 
 import pytest
+from django.contrib.sessions.backends.base import SessionBase
+from django.contrib.sessions.backends.db import SessionStore
+from django.http import HttpResponse
 
 from config.access.models import api_token_create
 from config.runtime.handler import PooledThreadASGIHandler
@@ -126,3 +129,31 @@ async def test_the_lane_can_be_turned_off(settings):
     settings.RUNTIME_COOKIELESS_PREFIX = ""
     handler = PooledThreadASGIHandler(thread_count=1)
     assert handler._cookieless is None
+
+
+async def test_the_lanes_session_is_made_only_for_a_view_that_reads_it(monkeypatch):
+    handler = PooledThreadASGIHandler(thread_count=1)
+    made = []
+
+    def counting_store():
+        made.append(1)
+        return SessionStore()
+
+    monkeypatch.setattr(handler, "_session_store", counting_store)
+    status, _, _ = await request(handler, "GET", "/api/genres")
+    assert status == 200
+    assert made == []  # an API view that never reads the session
+
+    seen = {}
+
+    async def reading_view(request):
+        seen["key"] = request.session.session_key
+        seen["flavour"] = request.session.get("flavour")
+        seen["is_session"] = isinstance(request.session, SessionBase)
+        return HttpResponse("read")
+
+    monkeypatch.setattr(handler._cookieless, "get_response_async", reading_view)
+    status, _, body = await request(handler, "GET", "/api/genres")
+    assert (status, body) == (200, b"read")
+    assert made == [1]
+    assert seen == {"key": None, "flavour": None, "is_session": True}
