@@ -16,12 +16,15 @@ suite passes that way too (``.ci/run`` runs it).
 ============================  ==========================================  =====================
 piece                         replaces (Django 5.2, ninja 1.7)            off switch
 ============================  ==========================================  =====================
-``handler``                   ``ASGIHandler.__call__``/``handle``: a        ``RUNTIME_HANDLER``
-                              fixed set of threads instead of one per
-                              request, signals and close on the loop,
-                              finished requests freed by refcount, GC
-                              tuning at lifespan startup; cookie-less API
-                              requests skip the cookie middleware
+``handler``                   ``ASGIHandler.__call__``/``handle``/          ``RUNTIME_HANDLER``
+                              ``send_response``: a fixed set of threads
+                              instead of one per request, signals (their
+                              receivers found once) and close on the
+                              loop, no ``asyncio.wait`` per request,
+                              headers sent as stored, finished requests
+                              freed by refcount, GC tuning at lifespan
+                              startup; cookie-less API requests skip the
+                              cookie middleware
                               (``RUNTIME_COOKIELESS_PREFIX``)
 ``middleware``                ``MiddlewareMixin.__acall__`` of Django's     ``RUNTIME_MIDDLEWARE``
                               security, session, common, CSRF, auth,
