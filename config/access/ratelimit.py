@@ -24,8 +24,10 @@ With ``REDIS_URL`` set the same windows count in Redis instead (``INCR`` and
 the event loop for ``ahit``, its sync client for the login form): no hot row
 on the primary database. On the event loop the hits of one counter that
 arrive while its command is out are counted by the next command, all at once
-(``INCRBY``; ``_RedisBatch``), so a burst from one client costs Redis and the
-worker a command per round trip rather than per hit. While Redis is
+(``INCRBY``; ``_Batch``), so a burst from one client costs Redis and the
+worker a command per round trip rather than per hit. So do the hits of one
+counter on the native PostgreSQL pool, where a read's hit otherwise rides
+along with its handler's first read (``ReadHit``). While Redis is
 unreachable each call counts in the database as above (config.redis_client
 logs the outage once), so the limits keep holding, with a fresh window for
 the hits Redis had counted.
@@ -38,7 +40,7 @@ import math
 import random
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -132,19 +134,25 @@ async def _aincrease_in_redis(key: str, expires_at: int, hits: int) -> int:
         return int(await client.eval(_REDIS_COUNT, 1, key, expires_at, hits))
 
 
-class _RedisBatch:
-    """The hits of one Redis counter in this process, counted one command at
-    a time: a hit that arrives while the counter's command is out waits for
-    the next, which counts every waiting hit at once. Each hit's count is its
+class _Batch:
+    """The hits of one counter in this process, counted one statement at a
+    time: a hit that arrives while the counter's statement is out waits for
+    the next, which counts every waiting hit at once (``increase(n)``
+    returns the counter's total after adding ``n``). Each hit's count is its
     place in its batch, as if the hits had been sent one by one, so a burst
-    from one client costs a command per round trip, not per hit.
+    from one client costs a round trip per round trip, not per hit.
 
-    The commands go from a task of their own, so a hit whose request is
+    The statements go from a task of their own, so a hit whose request is
     cancelled takes no other hit's answer with it (it is still counted)."""
 
-    def __init__(self, key: str, expires_at: int, loop: asyncio.AbstractEventLoop):
+    def __init__(
+        self,
+        key: tuple[str, str],
+        increase: Callable[[int], Awaitable[int]],
+        loop: asyncio.AbstractEventLoop,
+    ):
         self.key = key
-        self.expires_at = expires_at
+        self.increase = increase
         self.loop = loop
         self.waiting: list[asyncio.Future[int]] = []
         self.sender: asyncio.Task[None] | None = None
@@ -161,7 +169,7 @@ class _RedisBatch:
             while self.waiting:
                 batch, self.waiting = self.waiting, []
                 try:
-                    total = await _aincrease_in_redis(self.key, self.expires_at, len(batch))
+                    total = await self.increase(len(batch))
                 except Exception as exc:  # each hit's caller handles it
                     for hit in batch:
                         if not hit.done():
@@ -177,21 +185,28 @@ class _RedisBatch:
                 if not hit.done():
                     hit.cancel()
             self.waiting = []
-            if _redis_batches.get(self.key) is self:
-                del _redis_batches[self.key]
+            if _batches.get(self.key) is self:
+                del _batches[self.key]
 
 
-# The counters with hits out, by key: an entry lasts while its commands do.
-_redis_batches: dict[str, _RedisBatch] = {}
+# The counters with hits out, by store and key: an entry lasts while its
+# statements do.
+_batches: dict[tuple[str, str], _Batch] = {}
+
+
+async def _count_in_batch(store: str, key: str, increase: Callable[[int], Awaitable[int]]) -> int:
+    loop = asyncio.get_running_loop()
+    batch = _batches.get((store, key))
+    if batch is None or batch.loop is not loop:  # none, or a closed loop's (tests)
+        batch = _batches[(store, key)] = _Batch((store, key), increase, loop)
+    return await batch.count()
 
 
 async def _acount_in_redis(counting: "_Counting") -> int:
     _, key, expires_at = counting.redis_count
-    loop = asyncio.get_running_loop()
-    batch = _redis_batches.get(key)
-    if batch is None or batch.loop is not loop:  # none, or a closed loop's (tests)
-        batch = _redis_batches[key] = _RedisBatch(key, expires_at, loop)
-    return await batch.count()
+    return await _count_in_batch(
+        "redis", key, functools.partial(_aincrease_in_redis, key, expires_at)
+    )
 
 
 @dataclass(frozen=True)
@@ -235,11 +250,16 @@ class _Counting:
 
     @property
     def upsert(self) -> tuple[str, list[str | int]]:
+        return self.upsert_of(1)
+
+    def upsert_of(self, hits: int) -> tuple[str, list[str | int]]:
+        """The upsert that counts ``hits`` hits of this counter at once."""
         table = _table()
         return (
-            f"INSERT INTO {table} (key, count, expires_at) VALUES (%s, 1, %s) "  # noqa: S608
-            f"ON CONFLICT (key) DO UPDATE SET count = {table}.count + 1 RETURNING count",
-            [self.key, self.end],
+            f"INSERT INTO {table} (key, count, expires_at) VALUES (%s, %s, %s) "  # noqa: S608
+            f"ON CONFLICT (key) DO UPDATE SET count = {table}.count + excluded.count "
+            "RETURNING count",
+            [self.key, hits, self.end],
         )
 
     @property
@@ -359,9 +379,17 @@ class ReadHit:
     @contextmanager
     def reading(self) -> Iterator[None]:
         """The block in which the handler runs."""
-        with native_db.run_along(*self.counting.upsert) as along:
-            self.along = along
-            yield
+        key = self.counting.key
+        _reading[key] = _reading.get(key, 0) + 1
+        try:
+            with native_db.run_along(*self.counting.upsert) as along:
+                self.along = along
+                yield
+        finally:
+            if _reading[key] == 1:
+                del _reading[key]
+            else:
+                _reading[key] -= 1
 
     async def hit(self) -> Hit:
         # None if no native read came, or its round trip failed.
@@ -398,6 +426,11 @@ class _Refused:
 
 
 _refused = _Refused(10_000)
+# The counters with a read's hit riding along in this process, by row key,
+# and how many: a hit of one of them is counted in a batch (``_Batch``)
+# instead, so that one hot counter costs an upsert per round trip, not per
+# read.
+_reading: dict[str, int] = {}
 
 
 def forget_refusals() -> None:
@@ -409,22 +442,26 @@ def forget_refusals() -> None:
 def count_along(scope: str, ident: str, rate: Rate) -> ReadHit | None:
     """A read's hit to be counted along with its handler's first native read
     (``ReadHit``), or None where it is counted before the handler, by
-    ``ahit``: with Redis, without native reads (SQLite, the runtime off), or
-    for a client this process has refused in the current window."""
+    ``ahit``: with Redis, without native reads (SQLite, the runtime off),
+    for a client this process has refused in the current window, or for a
+    counter that already has a read's hit riding along here (so the hits of
+    a busy counter go in its batch, one upsert for all of them)."""
     if redis_client.enabled() or not native_db.native_enabled():
         return None
     counting = _Counting(scope, ident, rate)
-    if (counting.key, rate) in _refused:
+    if (counting.key, rate) in _refused or counting.key in _reading:
         return None
     return ReadHit(counting)
 
 
 async def ahit(scope: str, ident: str, rate: Rate) -> Hit:
     """``hit`` for async callers. On PostgreSQL the upsert runs on the native
-    async pool (config.runtime.native_db): the check on every API request costs one
-    round trip, not a thread hop. Elsewhere it runs on the request's own sync
-    thread, with the request's connection, like every other ORM call. With
-    Redis, one round trip on the event loop's asyncio client."""
+    async pool (config.runtime.native_db): the check on every API request
+    costs one round trip, not a thread hop, and the hits of one counter that
+    arrive while its upsert is out go together in the next (``_Batch``).
+    Elsewhere it runs on the request's own sync thread, with the request's
+    connection, like every other ORM call. With Redis, one round trip on the
+    event loop's asyncio client."""
     if redis_client.enabled():
         counting = _Counting(scope, ident, rate)
         try:
@@ -441,13 +478,23 @@ async def ahit(scope: str, ident: str, rate: Rate) -> Hit:
 
 async def _count_natively(counting: _Counting, counted: list[tuple[Any, ...]] | None = None) -> Hit:
     """The hit on the native pool: ``counted`` is the upsert's rows if it
-    already ran (along with a read), else it runs here."""
+    already ran (along with a read), else it is counted in the counter's
+    batch, in a round trip of its own."""
     if counted is None:
-        counted = await native_db.execute(*counting.upsert)
-    ((count,),) = counted
-    if counting.should_purge(count):
-        await native_db.execute(*counting.purge)
+        increase = functools.partial(_aincrease_natively, counting)
+        count = await _count_in_batch("postgresql", counting.key, increase)
+    else:
+        ((count,),) = counted
+        if counting.should_purge(count):
+            await native_db.execute(*counting.purge)
     return counting.result(count)
+
+
+async def _aincrease_natively(counting: _Counting, hits: int) -> int:
+    ((total,),) = await native_db.execute(*counting.upsert_of(hits))
+    if counting.should_purge(total - hits + 1):  # the window's first hit among them
+        await native_db.execute(*counting.purge)
+    return int(total)
 
 
 def client_address(request) -> str:

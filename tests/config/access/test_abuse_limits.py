@@ -7,6 +7,7 @@ on an event loop: a synchronous database call there would raise
 ``SynchronousOnlyOperation`` and answer 500, so these passing also shows the
 throttle never touches the database from the loop."""
 
+import asyncio
 import http.client
 import json
 import urllib.error
@@ -142,6 +143,32 @@ async def test_a_read_is_counted_in_its_page_s_round_trip_and_refused_after_it(
     # Version stamps, rows, count and hit; the last read's hit alone.
     assert round_trips == [4, 4, 4, 1]
     assert [counter.count async for counter in RateCounter.objects.all()] == [4]
+
+
+async def test_concurrent_reads_of_one_client_are_each_counted_once_in_fewer_round_trips(
+    settings, monkeypatch
+):
+    """While one read's hit rides along with its page, the same client's other
+    reads are counted in a batch, one upsert for all the hits waiting: every
+    hit is counted, and exactly the limit gets through."""
+    if not native_db.native_enabled():
+        pytest.skip("reads are counted along with the page on PostgreSQL's native reads only")
+    settings.API_THROTTLE_ANON = "25/min"
+    statements: list[str] = []
+    execute = native_db.execute
+
+    async def recording_execute(sql, params=(), **kwargs):
+        statements.append(sql)
+        return await execute(sql, params, **kwargs)
+
+    monkeypatch.setattr(native_db, "execute", recording_execute)
+    client = client_from("10.0.0.10")
+    responses = await asyncio.gather(*(client.get("/api/movies") for _ in range(40)))
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [200] * 25 + [429] * 15
+    assert [counter.count async for counter in RateCounter.objects.all()] == [40]
+    upserts = [sql for sql in statements if sql.startswith("INSERT")]
+    assert 1 <= len(upserts) < 39  # batched: fewer upserts than hits off the page
 
 
 async def test_limits_can_be_turned_off(async_client, settings):
