@@ -140,7 +140,7 @@ class _Batch:
     the next, which counts every waiting hit at once (``increase(n)``
     returns the counter's total after adding ``n``). Each hit's count is its
     place in its batch, as if the hits had been sent one by one, so a burst
-    from one client costs a round trip per round trip, not per hit.
+    from one client costs a statement per round trip, not per hit.
 
     The statements go from a task of their own, so a hit whose request is
     cancelled takes no other hit's answer with it (it is still counted)."""

@@ -330,6 +330,19 @@ def request_then(later):
     return receive
 
 
+def never_answering(cancelled: asyncio.Event):
+    """A view that answers nothing, and sets ``cancelled`` when it is cancelled."""
+
+    async def view(request):
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    return view
+
+
 async def gone_soon():
     await asyncio.sleep(0.05)
     return {"type": "http.disconnect"}
@@ -338,15 +351,7 @@ async def gone_soon():
 async def test_a_client_gone_mid_request_cancels_its_view_and_finishes_the_request(monkeypatch):
     handler = PooledThreadASGIHandler(thread_count=1)
     cancelled = asyncio.Event()
-
-    async def never_answering(request):
-        try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-
-    monkeypatch.setattr(handler, "run_get_response", never_answering)
+    monkeypatch.setattr(handler, "run_get_response", never_answering(cancelled))
     finished = []
 
     def on_finished(sender, **kwargs):
@@ -389,20 +394,13 @@ async def test_an_invalid_message_after_the_body_is_an_error_and_cancels_the_vie
     handler = PooledThreadASGIHandler(thread_count=1)
     cancelled = asyncio.Event()
 
-    async def never_answering(request):
-        try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-
     async def invalid():
         return {"type": "websocket.receive"}
 
     async def send(message):
         raise AssertionError("nothing should be sent")
 
-    monkeypatch.setattr(handler, "run_get_response", never_answering)
+    monkeypatch.setattr(handler, "run_get_response", never_answering(cancelled))
     with pytest.raises(AssertionError, match="Invalid ASGI message"):
         await asyncio.wait_for(handler(get_scope("/api/movies"), request_then(invalid), send), 5)
     assert cancelled.is_set()
