@@ -674,8 +674,9 @@ def run(args) -> dict:
                 row = measure_not_modified(server, path, seconds, 1 if args.quick else 3)
                 figures[f"movies_list_304@c{EXTRA_CONCURRENCY}"] = row
                 log_row(f"{path} (304)", EXTRA_CONCURRENCY, row)
-            counted = anonymous_hits("postgresql", database_url, redis_url, server.started_at)
-            if server.throttle == "postgresql" and not counted:  # --with-throttle
+            if server.throttle == "postgresql" and not anonymous_hits(  # --with-throttle
+                "postgresql", database_url, redis_url, server.started_at
+            ):
                 sys.exit(f"{server.name}: no anonymous hits counted; the throttle was not on.")
             time.sleep(1)
             open_connections = db_connections(database_url)
