@@ -33,6 +33,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import uvloop
+
 ROOT = Path(__file__).resolve().parent.parent
 WARM_UP = 20
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bench"
@@ -206,7 +208,8 @@ def main() -> None:
     parser.add_argument("--warm-up", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:
-        seconds = asyncio.run(serve(args.paths[0], args.serve, args.peer, warm_up=args.warm_up))
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            seconds = runner.run(serve(args.paths[0], args.serve, args.peer, warm_up=args.warm_up))
         print(seconds)
         return
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
