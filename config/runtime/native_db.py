@@ -401,6 +401,11 @@ class _Preparer:
     def __init__(self) -> None:
         self.prepared: OrderedDict[str, None] = OrderedDict()
         self.known = True
+        # Batches whose every statement is prepared here, by their statements
+        # and value types: the same SQL again, without naming each statement.
+        # A hit does not mark its statements used, so the least recently
+        # prepared of those is the first deallocated.
+        self.ready: dict[tuple[Any, ...], tuple[str, list[int]]] = {}
 
     def batch(
         self, statements: list[tuple[str, tuple[Any, ...]]]
@@ -408,6 +413,9 @@ class _Preparer:
         """The batch's SQL with prepared statements, the position of each
         statement's result in it, and the names it prepares; None if no
         statement is to be prepared."""
+        key = _batch_key(statements)
+        if key is not None and (ready := self.ready.get(key)) is not None:
+            return ready[0], ready[1], []
         parts: list[str] = []
         positions: list[int] = []
         preparing: list[str] = []
@@ -428,6 +436,7 @@ class _Preparer:
                 if self.prepared and len(self.prepared) + len(preparing) >= PREPARED_PER_CONNECTION:
                     oldest, _ = self.prepared.popitem(last=False)
                     parts.append(f"DEALLOCATE {oldest}")
+                    self.ready.clear()
                 types = f" ({declared})" if declared else ""
                 parts.append(f"PREPARE {name}{types} AS {_numbered(sql)}")
                 preparing.append(name)
@@ -436,7 +445,13 @@ class _Preparer:
             parts.append(f"EXECUTE {name}({arguments})" if params else f"EXECUTE {name}")
         if as_text == len(statements):
             return None  # nothing prepared here: the batch goes as it is
-        return "; ".join(parts), positions, preparing
+        sql = "; ".join(parts)
+        if key is not None and not as_text and len(parts) == len(statements):
+            # Every statement was prepared before, and nothing is deallocated.
+            if len(self.ready) >= PREPARED_PER_CONNECTION:
+                self.ready.clear()
+            self.ready[key] = (sql, positions)
+        return sql, positions, preparing
 
     def succeeded(self, preparing: list[str]) -> None:
         self.known = True
@@ -447,7 +462,16 @@ class _Preparer:
         """After an error, what the connection holds is not known: the next
         batch starts by deallocating everything."""
         self.prepared.clear()
+        self.ready.clear()
         self.known = False
+
+
+def _batch_key(statements: list[tuple[str, tuple[Any, ...]]]) -> tuple[Any, ...] | None:
+    """What decides a batch's prepared SQL: its statements and the types of
+    their values; None where a type alone does not (a datetime is declared
+    with or without its time zone)."""
+    key = tuple((sql, *map(type, params)) for sql, params in statements)
+    return None if any(datetime.datetime in statement for statement in key) else key
 
 
 def _preparer_of(conn: psycopg.AsyncConnection[Any]) -> _Preparer:

@@ -519,6 +519,29 @@ async def test_prepared_statements_stay_within_their_bound_per_connection(
         assert len(await _prepared_on(connection_of_pool)) <= 3
 
 
+async def test_a_batch_read_again_reuses_its_statements_until_one_is_deallocated(
+    films, connection_of_pool, fresh_statements, monkeypatch
+):
+    monkeypatch.setattr(native_db, "PREPARED_PER_CONNECTION", 2)
+    # A batch naming a statement the connection no longer has would fail,
+    # then be sent again as text: make that failure show.
+    monkeypatch.setattr(native_db._Preparer, "forget", lambda self: pytest.fail("a batch failed"))
+    by_id = [Movie.objects.filter(pk=film.pk).values("title") for film in films[:3]]
+    by_slug = Movie.objects.filter(slug=films[1].slug).values("id")
+    ordered = Movie.objects.order_by("id").values("id")[:1]
+    batch = [_statement(by_id[0]), _statement(by_slug)]
+    for queryset_batch, expected in [
+        (batch, [[(films[0].title,)], [(films[1].pk,)]]),
+        (batch, [[(films[0].title,)], [(films[1].pk,)]]),  # as prepared the first time
+        ([_statement(by_id[1])] + batch[1:], [[(films[1].title,)], [(films[1].pk,)]]),
+        ([_statement(ordered)], [[(films[0].pk,)]]),  # deallocates one of the two
+        (batch, [[(films[0].title,)], [(films[1].pk,)]]),  # prepared again
+        ([_statement(by_id[2])], [[(films[2].title,)]]),
+    ]:
+        assert await native_db._execute_on(connection_of_pool, queryset_batch) == expected
+        assert len(await _prepared_on(connection_of_pool)) <= 2
+
+
 async def test_a_statement_that_cannot_be_prepared_is_sent_as_text_from_then_on(
     films, connection_of_pool, fresh_statements, monkeypatch
 ):
