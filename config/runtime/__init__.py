@@ -29,7 +29,8 @@ piece                         replaces (Django 5.2, ninja 1.7)            off sw
 ``middleware``                ``MiddlewareMixin.__acall__`` of Django's     ``RUNTIME_MIDDLEWARE``
                               security, session, common, CSRF, auth,
                               messages and clickjacking middleware: hooks
-                              on the loop, no thread hop per hook
+                              on the loop, no thread hop per hook; the
+                              security headers worked out at start-up
 ``checks``                    security.W001–W003 and the deploy checks      (with the middleware)
                               gated on them, which look for Django's
                               middleware by path

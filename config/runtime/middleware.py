@@ -15,6 +15,9 @@ happen: when the session was modified (or is saved on every request), or new
 messages were added. Sync views and
 everything they do still run on the request's thread, as before.
 
+``SecurityMiddleware`` also works out at start-up the headers it adds to
+every response (see its docstring).
+
 This relies on the default configuration (CSRF tokens in a cookie, not the
 session: ``CSRF_USE_SESSIONS = False``); config/settings.py uses these
 classes in MIDDLEWARE.
@@ -28,7 +31,7 @@ from django.conf import settings
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.messages import middleware as messages_middleware
 from django.contrib.sessions import middleware as sessions_middleware
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware import clickjacking, common, csrf, security
 from django.utils.deprecation import MiddlewareMixin
 
@@ -70,8 +73,48 @@ class NoThreadHopMixin(MiddlewareMixin):
         return response
 
 
+class _Probe:
+    """A request that is secure or not, as much as ``process_response`` asks."""
+
+    def __init__(self, secure: bool) -> None:
+        self.secure = secure
+
+    def is_secure(self) -> bool:
+        return self.secure
+
+
 class SecurityMiddleware(NoThreadHopMixin, security.SecurityMiddleware):
-    pass
+    """Django's, with the headers its ``process_response`` adds worked out
+    once, at start-up, when Django reads the settings they come from.
+
+    Every one of them is set only where the response has none of that name,
+    and only ``Strict-Transport-Security`` depends on the request (whether it
+    is secure). So Django's own ``process_response``, run on a bare response
+    for a plain and for a secure request, gives the entries it would store
+    for any request of each kind; each response then gets the missing ones
+    put in its header store as they are, rather than checked and converted
+    again one by one."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        super().__init__(get_response)
+        self._added = {secure: self._headers_added(secure) for secure in (False, True)}
+
+    def _headers_added(self, secure: bool) -> tuple[tuple[str, tuple[str, str]], ...]:
+        probe = HttpResponse()
+        bare = dict(probe.headers._store)
+        super().process_response(cast(HttpRequest, _Probe(secure)), probe)
+        return tuple(item for item in probe.headers._store.items() if item[0] not in bare)
+
+    def process_response(
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
+        # Django asks whether the request is secure only when HSTS is on.
+        added = self._added[bool(self.sts_seconds) and request.is_secure()]
+        store: dict[str, tuple[str, str]] = response.headers._store
+        for lowered, header in added:
+            if lowered not in store:
+                store[lowered] = header
+        return response
 
 
 class CommonMiddleware(NoThreadHopMixin, common.CommonMiddleware):

@@ -43,7 +43,9 @@ RELEASE = (
 MIDDLEWARE = (
     "config/runtime/middleware.py (NoThreadHopMixin and subclasses)",
     "that the hooks still do no I/O except where response_needs_thread says, "
-    "and how the handler adapts process_view",
+    "and how the handler adapts process_view; that SecurityMiddleware.process_response "
+    "still only sets headers a response lacks, from settings read in __init__ and "
+    "request.is_secure()",
 )
 CHECKS = (
     "config/runtime/checks.py",
