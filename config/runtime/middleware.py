@@ -105,9 +105,7 @@ class SecurityMiddleware(NoThreadHopMixin, security.SecurityMiddleware):
         super().process_response(cast(HttpRequest, _Probe(secure)), probe)
         return tuple(item for item in probe.headers._store.items() if item[0] not in bare)
 
-    def process_response(
-        self, request: HttpRequest, response: HttpResponseBase
-    ) -> HttpResponseBase:
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         # Django asks whether the request is secure only when HSTS is on.
         added = self._added[bool(self.sts_seconds) and request.is_secure()]
         store: dict[str, tuple[str, str]] = response.headers._store
