@@ -119,17 +119,26 @@ def _operation_of(run: Run) -> Any:
     return getattr(inspect.unwrap(run), "__self__", None)
 
 
+def _vary_on_authorization(response: HttpResponseBase) -> None:
+    """``patch_vary_headers(response, ["Authorization"])``, which parses the
+    header first: most responses have none yet."""
+    if response.has_header("Vary"):
+        patch_vary_headers(response, ["Authorization"])
+    else:
+        response.headers["Vary"] = "Authorization"
+
+
 def not_cacheable(response: R) -> R:
     """For every answer that is not a public read's 200 or 304."""
     response["Cache-Control"] = NOT_CACHEABLE
-    patch_vary_headers(response, ["Authorization"])
+    _vary_on_authorization(response)
     return response
 
 
 def _cacheable(response: HttpResponseBase, etag: str) -> HttpResponseBase:
     response.headers["ETag"] = etag
     response.headers["Cache-Control"] = public_cache_control()
-    patch_vary_headers(response, ["Authorization"])
+    _vary_on_authorization(response)
     return response
 
 
