@@ -588,6 +588,10 @@ def _frozen_content(value: Any) -> Hashable | None:
     return None
 
 
+# The kinds _frozen_content knows: any other value has no token.
+_FROZEN_KINDS = frozenset({Col, Join, BaseTable, tuple})
+
+
 def _frozen_token(value: Any) -> int | None:
     known = _memo_by_identity.get(id(value))
     if known is not None and known[0] is value:
@@ -606,15 +610,23 @@ def _hashable(value: Any) -> Hashable:
     kind = type(value)
     if kind in _PLAIN:
         return value  # type: ignore[no-any-return]
+    # Plain items are taken as they are, without a call each.
     if kind is dict:
-        return (dict, *[(key, _hashable(item)) for key, item in value.items()])
-    token = _frozen_token(value)
-    if token is not None:
-        return ("token", token)
-    if kind is tuple or kind is list:
-        return (kind, *[_hashable(item) for item in value])
+        return (
+            dict,
+            *[
+                (key, item if type(item) in _PLAIN else _hashable(item))
+                for key, item in value.items()
+            ],
+        )
     if kind is set:
         return frozenset(value)
+    if kind in _FROZEN_KINDS:
+        token = _frozen_token(value)
+        if token is not None:
+            return ("token", token)
+    if kind is tuple or kind is list:
+        return (kind, *[item if type(item) in _PLAIN else _hashable(item) for item in value])
     return value  # type: ignore[no-any-return]
 
 
@@ -662,6 +674,8 @@ def _query_shape(query: Query, values: list[Any]) -> Hashable:
             continue
         if name == "where":
             parts.append((name, _where_shape(value, values)))
+        elif type(value) in _PLAIN:
+            parts.append((name, value))
         else:
             parts.append((name, _hashable(value)))
     return tuple(parts)
