@@ -77,12 +77,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import psycopg
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import QuerySet
+from django.db.models import JSONField, QuerySet
 from django.db.models.expressions import Col
 from django.db.models.lookups import Lookup
 from django.db.models.query import ValuesIterable
@@ -861,7 +862,10 @@ def _compile_queryset(queryset: QuerySet[Any]) -> tuple[_Compiled, tuple[Any, ..
     except EmptyResultSet:
         return None
     select = [expression for expression, _, _ in compiler.select[: compiler.col_count]]
-    converters = compiler.get_converters(select)
+    converters = {
+        index: ([_faster_converter(converter) for converter in found], expression)
+        for index, (found, expression) in compiler.get_converters(select).items()
+    }
     names = _value_names(query)
     if found is None:
         plan = tuple((False, param) for param in params)
@@ -874,6 +878,34 @@ def _compile_queryset(queryset: QuerySet[Any]) -> tuple[_Compiled, tuple[Any, ..
         entry = _Compiled(sql, tuple((False, p) for p in params), compiler, converters, names)
         _sql_cache.store(exact_key, entry)
     return entry, params
+
+
+_LONG_DIGITS = re.compile(r"[0-9]{19}")
+
+
+def _faster_converter(converter: Callable[..., Any]) -> Callable[..., Any]:
+    """``converter``, or for the ``from_db_value`` of a ``JSONField`` with the
+    standard decoder, the same with the text parsed by orjson: the result
+    ``json.loads`` would give, for valid JSON. Text that orjson refuses
+    (``NaN``, lone surrogates…) or may read otherwise (an integer beyond 64
+    bits becomes a float: any run of 19 digits), and any value that is not
+    text, go to Django's converter."""
+    field = getattr(converter, "__self__", None)
+    if (
+        getattr(converter, "__func__", None) is not JSONField.from_db_value
+        or getattr(field, "decoder", None) is not None
+    ):
+        return converter
+
+    def from_db_value(value: Any, expression: Any, connection: Any) -> Any:
+        if type(value) is str and _LONG_DIGITS.search(value) is None:
+            try:
+                return orjson.loads(value)
+            except orjson.JSONDecodeError:
+                pass
+        return converter(value, expression, connection)
+
+    return from_db_value
 
 
 def _count_of(queryset: QuerySet[Any]) -> QuerySet[Any]:

@@ -5,12 +5,14 @@ one queryset's rows answer another's."""
 import asyncio
 import datetime
 import decimal
+import json
 import uuid
 from datetime import date
 
 import psycopg
 import pytest
 from django.contrib.auth.models import User
+from django.db.models import JSONField
 from psycopg._queries import PostgresClientQuery
 from psycopg.adapt import Transformer
 
@@ -72,6 +74,35 @@ async def test_rows_match_the_orm_with_converters_applied(users):
     assert [row["username"] for row in rows] == ["user0", "user2", "user4"]
     # Converters ran: datetimes come back timezone-aware, as from the ORM.
     assert rows[0]["date_joined"].tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[{"slug": "drama", "name": "Drama"}]',
+        '{"a": [1, 2.5, -0.0, 1e-7, "caf\\u00e9", null, true], "a": "last wins"}',
+        "123456789012345678901234567890",  # beyond 64 bits: a float to orjson
+        "-9223372036854775809",
+        "[18446744073709551616, 1.0000000000000000000001]",
+        "NaN",
+        '"\\ud800"',  # a lone surrogate
+        "not json",
+        "",
+    ],
+)
+def test_json_read_natively_is_what_django_s_converter_gives(text):
+    field = JSONField()
+    faster = native_db._faster_converter(field.from_db_value)
+    assert faster is not field.from_db_value
+    expected = field.from_db_value(text, None, None)
+    assert faster(text, None, None) == expected or expected != expected  # NaN
+    assert type(faster(text, None, None)) is type(expected)
+    assert faster(None, None, None) is None
+
+
+def test_a_json_field_with_its_own_decoder_keeps_django_s_converter():
+    field = JSONField(decoder=json.JSONDecoder)
+    assert native_db._faster_converter(field.from_db_value) == field.from_db_value
 
 
 async def test_several_querysets_and_a_count_in_one_call(users):
