@@ -51,7 +51,10 @@ piece                         replaces (Django 5.2, ninja 1.7)            off sw
                               ``AsyncCursor.execute`` (pinned too); the
                               pool (``native_pool``) queues requests
                               beyond its size on a future each rather
-                              than in psycopg_pool's ``WaitingClient``
+                              than in psycopg_pool's ``WaitingClient``;
+                              under load, concurrent requests share round
+                              trips (``SharedRoundTrips``,
+                              ``NATIVE_ASYNC_DB_SHARED_ROUND_TRIPS``)
 ``responses``                 django-ninja's ``Operation._result_to_``      ``RUNTIME_RESPONSES``
                               ``response`` for plain-dict results: the
                               declared type validates and dumps them,

@@ -51,6 +51,12 @@ with the types of the values bound to it, at most ``PREPARED_PER_CONNECTION``
 per connection. ``NATIVE_ASYNC_DB_PREPARE=0`` sends plain text instead (for
 a pooler that does not keep a session's prepared statements).
 
+Under load, the statements of concurrent requests share round trips
+(``SharedRoundTrips``): up to ``NATIVE_ASYNC_DB_SHARED_ROUND_TRIPS``
+requests' statements go as one batch on one connection, and each request
+gets its own results back, so the system calls and the server's wake-up
+of a round trip are paid once for several requests.
+
 Code that wraps a handler can have one more queryset read along with the
 handler's own: ``with read_ahead(queryset) as ahead: ...`` makes the next
 ``evaluate`` call in that context read it first, in the same round trip, and
@@ -62,6 +68,7 @@ throttle counts a read's hit this way (config.access.ratelimit).
 """
 
 import asyncio
+import contextvars
 import datetime
 import decimal
 import functools
@@ -70,7 +77,7 @@ import logging
 import re
 import time
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -185,6 +192,7 @@ async def close_pool() -> None:
     global _bound_loop
     pools = list(_pools.values())
     _pools.clear()
+    _round_trips.clear()
     _bound_loop = None
     for pool in pools:
         await pool.close()
@@ -225,6 +233,124 @@ async def _execute(
                 raise
             logger.warning("native async read: connection lost, retrying once")
     raise AssertionError("unreachable")
+
+
+Statements = list[tuple[str, tuple[Any, ...]]]
+# A request's statements, the future of their results, and when it came.
+_Waiting = tuple[Statements, "asyncio.Future[list[list[tuple[Any, ...]]]]", float]
+
+
+class SharedRoundTrips:
+    """The statements of concurrent requests, several requests to a round
+    trip (``NATIVE_ASYNC_DB_SHARED_ROUND_TRIPS``).
+
+    A request's statements wait in ``pending``. Up to ``pool.max_size``
+    runners, tasks of their own (one per connection they can hold), each
+    take what is pending, up to ``limit`` requests in arrival order, run it
+    as one batch on one connection (``_execute``) and hand each request its
+    own results. An idle worker's request is taken at once, alone; under
+    load each round trip, with its system calls and the server's wake-up,
+    serves several requests instead of one.
+
+    One batch is one implicit transaction, so requests that share a round
+    trip read one snapshot, as if they had arrived together. If a statement
+    fails, the batch's requests are run again one by one, so each gets its
+    own rows or its own error, and the writes of the others (rate-limit
+    counters run along) are not lost; a lost connection or a database
+    that does not answer fails the whole batch, as it would each request.
+    A request still waiting after the pool's ``timeout`` is refused with
+    psycopg's ``PoolTimeout``; one whose caller went away is dropped."""
+
+    def __init__(self, pool: AsyncConnectionPool, limit: int):
+        self.pool = pool
+        self.limit = limit
+        self.pending: deque[_Waiting] = deque()
+        self.running = 0
+        self.starting = 0  # runners made that have not looked at pending yet
+        self.runners: set[asyncio.Task[None]] = set()  # referenced while they run
+
+    async def run(self, statements: Statements) -> list[list[tuple[Any, ...]]]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[list[tuple[Any, ...]]]] = loop.create_future()
+        self.pending.append((statements, future, loop.time()))
+        # A runner about to start takes this request too; otherwise start one
+        # if a connection may be free. Counted here and uncounted as it
+        # returns, in the same step as its last look at pending: no request
+        # is left without a runner.
+        if not self.starting and self.running < self.pool.max_size:
+            self.running += 1
+            self.starting += 1
+            # A context of its own: a runner outlives the request that started it.
+            runner = loop.create_task(self._serve(), context=contextvars.Context())
+            self.runners.add(runner)
+            runner.add_done_callback(self.runners.discard)
+        return await future
+
+    def _take(self, now: float) -> list[_Waiting]:
+        taken: list[_Waiting] = []
+        timeout = self.pool.timeout
+        while self.pending and len(taken) < self.limit:
+            entry = self.pending.popleft()
+            future, since = entry[1], entry[2]
+            if future.done():
+                continue  # the caller went away
+            if now - since > timeout:
+                # psycopg's own message for a request that waited too long.
+                future.set_exception(
+                    PoolTimeout(f"couldn't get a connection after {timeout:.2f} sec")
+                )
+                continue
+            taken.append(entry)
+        return taken
+
+    async def _serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.starting -= 1
+        try:
+            while self.pending:
+                taken = self._take(loop.time())
+                try:
+                    await self._run_batch(taken)
+                except BaseException:
+                    for _, future, _ in taken:
+                        future.cancel()
+                    raise
+        finally:
+            self.running -= 1
+
+    async def _run_batch(self, taken: list[_Waiting]) -> None:
+        if not taken:
+            return
+        statements = [statement for entry in taken for statement in entry[0]]
+        try:
+            results = await _execute(self.pool, statements)
+        except psycopg.Error as exc:
+            if len(taken) == 1 or isinstance(exc, psycopg.OperationalError):
+                for _, future, _ in taken:
+                    if not future.done():
+                        future.set_exception(exc)
+                return
+            for entry in taken:  # one statement failed: each its own rows or error
+                await self._run_batch([entry])
+            return
+        start = 0
+        for own, future, _ in taken:
+            if not future.done():
+                future.set_result(results[start : start + len(own)])
+            start += len(own)
+
+
+def _shared_round_trips(using: str, pool: AsyncConnectionPool) -> SharedRoundTrips:
+    shared = _round_trips.get(using)
+    if shared is None or shared.pool is not pool:
+        shared = _round_trips[using] = SharedRoundTrips(
+            pool, settings.NATIVE_ASYNC_DB_SHARED_ROUND_TRIPS
+        )
+    shared.limit = settings.NATIVE_ASYNC_DB_SHARED_ROUND_TRIPS
+    return shared
+
+
+_round_trips: dict[str, SharedRoundTrips] = {}
 
 
 def bind(transformer: abc.Transformer, sql: str, params: tuple[Any, ...]) -> bytes:
@@ -309,7 +435,10 @@ async def _run(
     cooldown = settings.DB_FAIL_FAST_SECONDS
     breaker.before_attempt(cooldown)
     try:
-        results = await _execute(pool, statements)
+        if settings.NATIVE_ASYNC_DB_SHARED_ROUND_TRIPS > 1:
+            results = await _shared_round_trips(using, pool).run(statements)
+        else:
+            results = await _execute(pool, statements)
     except psycopg.OperationalError:  # PoolTimeout included
         breaker.failed(cooldown)
         raise
