@@ -596,7 +596,7 @@ class _Preparer:
         self.known = False
 
 
-def _batch_key(statements: list[tuple[str, tuple[Any, ...]]]) -> tuple[Any, ...] | None:
+def _batch_key(statements: Statements) -> tuple[Any, ...] | None:
     """What decides a batch's prepared SQL: its statements and the types of
     their values; None where a type alone does not (a datetime is declared
     with or without its time zone)."""

@@ -6,6 +6,8 @@ runs either way."""
 import pytest
 from django.conf import settings
 
+from config.runtime import native_db
+
 
 def pytest_collection_modifyitems(config, items):
     if settings.RUNTIME:
@@ -14,3 +16,10 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "tests/config/runtime/" in item.nodeid:
             item.add_marker(skip)
+
+
+@pytest.fixture
+async def native():
+    """Skip unless reads run natively here (PostgreSQL, the test's loop bound)."""
+    if not native_db.native_enabled():
+        pytest.skip("native async reads run on PostgreSQL only")

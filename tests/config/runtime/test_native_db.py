@@ -25,13 +25,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-async def native():
-    """Skip unless reads run natively here (PostgreSQL, the test's loop bound)."""
-    if not native_db.native_enabled():
-        pytest.skip("native async reads run on PostgreSQL only")
-
-
-@pytest.fixture
 def users(django_user_model):
     return [
         django_user_model.objects.create_user(username=f"user{i}", is_staff=i % 2 == 0)

@@ -18,12 +18,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-async def native():
-    if not native_db.native_enabled():
-        pytest.skip("native async reads run on PostgreSQL only")
-
-
-@pytest.fixture
 def round_trips(monkeypatch):
     """The batches that went to the database, as their statement counts."""
     batches: list[int] = []
