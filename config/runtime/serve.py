@@ -12,8 +12,10 @@ worker binds its own socket with ``SO_REUSEPORT`` and Linux spreads new
 connections over the workers by a hash of the client's address and port
 (the splits measured are in bench/RESULTS.md).
 
-Each worker is a plain ``uvicorn.Server`` with the settings of ``make run``
-(uvloop, httptools, no access log). Forwarded headers (``X-Forwarded-For``,
+Each worker is a ``uvicorn.Server`` with the settings of ``make run``
+(uvloop, httptools, no access log) that accepts its connections itself
+(``WorkerServer``): every connection waiting at once, where uvloop's own
+server takes one per turn of the event loop. Forwarded headers (``X-Forwarded-For``,
 ``X-Forwarded-Proto``) count only when the settings declare a proxy:
 ``TRUSTED_PROXY_COUNT`` > 0 turns on uvicorn's proxy headers, trusted from
 ``TRUSTED_PROXY_IPS``; 0 turns them off (uvicorn's own default trusts them
@@ -53,6 +55,7 @@ watches files.
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
 import multiprocessing
 import os
@@ -199,6 +202,84 @@ def uvicorn_config(host: str, port: int, log_level: str) -> uvicorn.Config:
     )
 
 
+class WorkerServer(uvicorn.Server):
+    """uvicorn's server, accepting its connections itself.
+
+    Under uvloop, libuv accepts one connection per turn of the event loop
+    (libuv/libuv#3696). A turn of a busy worker lasts tens of milliseconds,
+    so a burst of new connections (a client's or a proxy's pool opening,
+    clients coming back after a restart) waited seconds in the backlog
+    while the connections already accepted were served: each new one's
+    first request timed out. Here each readiness of the listening socket
+    accepts every connection waiting, up to ``ACCEPT_BATCH``, as asyncio's
+    own event loop does, and hands each to uvicorn's protocol with
+    ``connect_accepted_socket``; everything else is uvicorn's."""
+
+    ACCEPT_BATCH = 128
+    # How long to stop accepting when the process is out of file descriptors
+    # or memory (asyncio waits as long): the backlog keeps the connections.
+    RETRY_DELAY_SECONDS = 1.0
+    OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+
+    def __init__(self, config: uvicorn.Config, listener: socket.socket):
+        super().__init__(config)
+        self.listener = listener
+        self.listener.setblocking(False)
+        self.accepting: set[asyncio.Task[None]] = set()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        # No sockets for uvicorn to serve: the lifespan and its state only.
+        await super().startup(sockets=[])
+        # As uvicorn makes its protocols (typed there as a plain asyncio.Protocol).
+        self.protocol_factory = partial(
+            self.config.http_protocol_class,  # type: ignore[call-arg]
+            config=self.config,
+            server_state=self.server_state,
+            app_state=self.lifespan.state,
+        )
+        self.start_accepting()
+
+    def start_accepting(self) -> None:
+        if self.listener.fileno() != -1:
+            asyncio.get_running_loop().add_reader(self.listener.fileno(), self.accept_waiting)
+
+    def stop_accepting(self) -> None:
+        if self.listener.fileno() != -1:
+            asyncio.get_running_loop().remove_reader(self.listener.fileno())
+
+    def accept_waiting(self) -> None:
+        loop = asyncio.get_running_loop()
+        for _ in range(self.ACCEPT_BATCH):
+            try:
+                connection, _address = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as error:
+                if error.errno in self.OUT_OF_RESOURCES:
+                    logging.getLogger("uvicorn.error").error(
+                        "Cannot accept connections for now: %s", error
+                    )
+                    self.stop_accepting()
+                    loop.call_later(self.RETRY_DELAY_SECONDS, self.start_accepting)
+                    return
+                continue  # that connection is gone (ECONNABORTED…); take the next
+            task = loop.create_task(self.serve_connection(connection))
+            self.accepting.add(task)
+            task.add_done_callback(self.accepting.discard)
+
+    async def serve_connection(self, connection: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.connect_accepted_socket(self.protocol_factory, connection)
+        except OSError:
+            connection.close()  # the client went away while it was handed over
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.stop_accepting()
+        self.listener.close()
+        await super().shutdown(sockets)
+
+
 def run_worker(host: str, port: int, log_level: str) -> None:
     """One worker process: its own socket, one uvicorn server."""
     config = uvicorn_config(host, port, log_level)
@@ -207,7 +288,7 @@ def run_worker(host: str, port: int, log_level: str) -> None:
     except OSError as error:
         logging.getLogger("uvicorn.error").error("Cannot listen on %s:%s: %s", host, port, error)
         sys.exit(STARTUP_FAILURE)
-    uvicorn.Server(config).run(sockets=[sock])
+    WorkerServer(config, sock).run()
 
 
 def run_reloaded_worker(host: str, port: int, log_level: str, sockets: list[socket.socket]) -> None:

@@ -1,5 +1,6 @@
 """Every Django method the runtime copies or overrides in depth (and the
-psycopg ones its native reads stand in for), pinned to its source in the
+psycopg ones its native reads stand in for, the ninja ones its responses
+skip and the uvicorn ones its workers build on), pinned to its source in the
 version of constraints.txt.
 
 When a Django upgrade changes one of them, its test fails and names the fork
@@ -92,6 +93,12 @@ QUEUE = (
     "healthy connection back in the pool before returning, so the request let in next "
     "finds it there",
 )
+SERVER = (
+    "config/runtime/serve.py (WorkerServer)",
+    "that startup given no sockets still starts the lifespan and serves nothing, that "
+    "protocols are still made as WorkerServer.startup makes them, and that shutdown "
+    "still closes the connections open and waits for their requests",
+)
 
 PINS = {
     "django.core.handlers.asgi:ASGIHandler.__call__": ("f756809e9c9308dc", HANDLER),
@@ -160,6 +167,8 @@ PINS = {
     "ninja.operation:Operation._create_response_model": ("3b7aceebf22922f6", RESPONSES),
     "ninja.schema:DjangoGetter.__getattr__": ("3b4b232f6199cd71", RESPONSES),
     "ninja.schema:DjangoGetter._convert_result": ("643dbb5db04545df", RESPONSES),
+    "uvicorn.server:Server.startup": ("2aa1d70a244bfcf2", SERVER),
+    "uvicorn.server:Server.shutdown": ("9b33c50562992b1e", SERVER),
 }
 # The distributions of the packages pinned above, where the names differ.
 DISTRIBUTIONS = {"ninja": "django-ninja"}
@@ -192,7 +201,9 @@ def pin_failure(path: str, pinned: str, source: str) -> str | None:
     )
 
 
-@pytest.mark.parametrize("package", ["django", "django-ninja", "psycopg", "psycopg-pool"])
+@pytest.mark.parametrize(
+    "package", ["django", "django-ninja", "psycopg", "psycopg-pool", "uvicorn"]
+)
 def test_the_pins_are_for_the_versions_of_constraints_txt(package):
     pinned = next(
         line.split("==")[1].strip()
