@@ -371,6 +371,9 @@ NATIVE_ASYNC_DB_PREPARE = env_bool("NATIVE_ASYNC_DB_PREPARE", True)
 # Under load, the statements of up to this many concurrent requests share one
 # round trip on one connection (native_db.SharedRoundTrips); 1: each its own.
 NATIVE_ASYNC_DB_SHARED_ROUND_TRIPS = env_int("NATIVE_ASYNC_DB_SHARED_ROUND_TRIPS", 16)
+# Within such a round trip (one snapshot), identical reads are sent once
+# (native_db.RepeatedReads).
+NATIVE_ASYNC_DB_SHARE_REPEATED_READS = env_bool("NATIVE_ASYNC_DB_SHARE_REPEATED_READS", True)
 
 # /readyz gives up on the database after this many seconds: under the 2 s a
 # load balancer is promised, with room for the response itself.

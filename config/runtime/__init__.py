@@ -54,13 +54,19 @@ piece                         replaces (Django 5.2, ninja 1.7)            off sw
                               than in psycopg_pool's ``WaitingClient``;
                               under load, concurrent requests share round
                               trips (``SharedRoundTrips``,
-                              ``NATIVE_ASYNC_DB_SHARED_ROUND_TRIPS``)
+                              ``NATIVE_ASYNC_DB_SHARED_ROUND_TRIPS``), and
+                              identical reads in one are sent once
+                              (``RepeatedReads``,
+                              ``NATIVE_ASYNC_DB_SHARE_REPEATED_READS``)
 ``responses``                 django-ninja's ``Operation._result_to_``      ``RUNTIME_RESPONSES``
                               ``response`` for plain-dict results: the
                               declared type validates and dumps them,
                               without the wrapper model per call
 ``serve``                     ``uvicorn --workers N``: one                  run uvicorn instead
-                              ``SO_REUSEPORT`` socket per worker process
+                              ``SO_REUSEPORT`` socket per worker process,
+                              each accepting every connection waiting at
+                              once (``WorkerServer``), not uvloop's one
+                              per turn of the loop
 ============================  ==========================================  =====================
 
 ``RUNTIME_HANDLER`` off also means no GC tuning, no request release and no

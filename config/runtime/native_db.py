@@ -55,7 +55,11 @@ Under load, the statements of concurrent requests share round trips
 (``SharedRoundTrips``): up to ``NATIVE_ASYNC_DB_SHARED_ROUND_TRIPS``
 requests' statements go as one batch on one connection, and each request
 gets its own results back, so the system calls and the server's wake-up
-of a round trip are paid once for several requests.
+of a round trip are paid once for several requests. A batch reads one
+snapshot, so a read identical to one before it in the batch is sent once
+and answers both (``RepeatedReads``: not after a write that may change a
+table it reads, nor if it calls a volatile function;
+``NATIVE_ASYNC_DB_SHARE_REPEATED_READS``).
 
 Code that wraps a handler can have one more queryset read along with the
 handler's own: ``with read_ahead(queryset) as ahead: ...`` makes the next
@@ -264,6 +268,8 @@ class SharedRoundTrips:
     def __init__(self, pool: AsyncConnectionPool, limit: int):
         self.pool = pool
         self.limit = limit
+        self.repeats: RepeatedReads | None = None  # read off the database once
+        self.reading_repeats = asyncio.Lock()
         self.pending: deque[_Waiting] = deque()
         self.running = 0
         self.starting = 0  # runners made that have not looked at pending yet
@@ -323,7 +329,13 @@ class SharedRoundTrips:
             return
         statements = [statement for entry in taken for statement in entry[0]]
         try:
-            results = await _execute(self.pool, statements)
+            repeats = await self._repeated_reads() if len(taken) > 1 else None
+            if repeats is None:
+                results = await _execute(self.pool, statements)
+            else:
+                sent, answers = repeats.plan(statements)
+                sent_results = await _execute(self.pool, sent)
+                results = [sent_results[answer] for answer in answers]
         except psycopg.Error as exc:
             if len(taken) == 1 or isinstance(exc, psycopg.OperationalError):
                 for _, future, _ in taken:
@@ -338,6 +350,143 @@ class SharedRoundTrips:
             if not future.done():
                 future.set_result(results[start : start + len(own)])
             start += len(own)
+
+    async def _repeated_reads(self) -> "RepeatedReads | None":
+        """What tells repeated reads apart (``RepeatedReads``), or None with
+        ``NATIVE_ASYNC_DB_SHARE_REPEATED_READS`` off. What it needs of the
+        database's catalog is read once, on the first batch of several
+        requests."""
+        if not settings.NATIVE_ASYNC_DB_SHARE_REPEATED_READS:
+            return None
+        if self.repeats is None:
+            async with self.reading_repeats:
+                if self.repeats is None:
+                    volatile, tables = await _execute(self.pool, REPEATS_CATALOG)
+                    self.repeats = RepeatedReads(
+                        [name for (name,) in volatile], [name for (name,) in tables]
+                    )
+        return self.repeats
+
+
+# The functions whose result may differ between two calls with the same
+# arguments in one transaction (random(), nextval(), clock_timestamp()…),
+# and the tables a write changes alone: plain tables (whatever schema holds
+# the name) with no trigger or rule of their own and no foreign key
+# pointing at them that cascades, sets null or sets a default.
+REPEATS_CATALOG: Statements = [
+    ("SELECT DISTINCT proname FROM pg_catalog.pg_proc WHERE provolatile = 'v'", ()),
+    (
+        "SELECT c.relname FROM pg_catalog.pg_class c "
+        "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') GROUP BY c.relname "
+        "HAVING bool_and(c.relkind = 'r' "
+        "AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t "
+        "WHERE t.tgrelid = c.oid AND NOT t.tgisinternal) "
+        "AND NOT EXISTS (SELECT FROM pg_catalog.pg_rewrite r WHERE r.ev_class = c.oid) "
+        "AND NOT EXISTS (SELECT FROM pg_catalog.pg_constraint f "
+        "WHERE f.confrelid = c.oid AND f.contype = 'f' "
+        "AND (f.confdeltype IN ('c', 'n', 'd') OR f.confupdtype IN ('c', 'n', 'd'))))",
+        (),
+    ),
+]
+# The table a plain INSERT, UPDATE or DELETE writes, possibly schema-qualified.
+_IDENTIFIER = r'(?:"(?:[^"]|"")+"|\w+)'
+_WRITTEN_TABLE = re.compile(
+    rf"\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(?:ONLY\s+)?((?:{_IDENTIFIER}\s*\.\s*)*{_IDENTIFIER})",
+    re.IGNORECASE,
+)
+
+
+class RepeatedReads:
+    """Reads of a shared round trip that an identical read before them answers.
+
+    The statements of a shared round trip run in one transaction, so they
+    read one snapshot: a read identical to an earlier one (same SQL, same
+    parameters) returns the same rows, unless a statement between them
+    wrote to a table it reads, or it calls a volatile function. Such a read
+    is sent once and its rows go to every request that asked for it; under
+    load, most requests of a page ask for what the others ask for (its
+    count above all).
+
+    A read is a ``SELECT`` that calls none of the database's volatile
+    functions. A plain ``INSERT``, ``UPDATE`` or ``DELETE`` of a table that
+    a write changes alone (``self_contained``) ends the sharing of the
+    reads that name that table; any other statement (a write to a view, to
+    a table with triggers, one calling a volatile function, a volatile
+    ``SELECT``…) ends all sharing before it. Both lists are read off the
+    catalog once per worker (``REPEATS_CATALOG``): a trigger or a function
+    created later is seen after a restart."""
+
+    CACHE_SIZE = 1024
+    READ = "\0read"  # the kind of a read: no table is named so
+
+    def __init__(self, volatile_functions: Sequence[str], self_contained: Sequence[str]):
+        self.self_contained = frozenset(self_contained)
+        names = sorted(set(volatile_functions), key=len, reverse=True)
+        alternatives = "|".join(re.escape(name) for name in names) or r"(?!x)x"
+        self.volatile_call = re.compile(rf'(?<![\w$"])"?(?:{alternatives})"?\s*\(', re.IGNORECASE)
+        self.kinds: dict[str, str | None] = {}  # sql → its kind
+        self.mentions: dict[tuple[str, str], bool] = {}  # (table, sql) → whether it names it
+
+    def kind(self, sql: str) -> str | None:
+        """``READ``, the table a write changes alone, or None (anything else)."""
+        try:
+            return self.kinds[sql]
+        except KeyError:
+            pass
+        kind: str | None = None
+        if not self.volatile_call.search(sql):
+            if sql.lstrip()[:6].upper() == "SELECT":
+                kind = self.READ
+            elif written := _WRITTEN_TABLE.match(sql):
+                # The name as the catalog spells it: unquoted names fold to lower case.
+                last = re.findall(_IDENTIFIER, written.group(1))[-1]
+                table = last[1:-1].replace('""', '"') if last.startswith('"') else last.lower()
+                if table in self.self_contained:
+                    kind = table
+        if len(self.kinds) >= self.CACHE_SIZE:
+            self.kinds.clear()
+        self.kinds[sql] = kind
+        return kind
+
+    def names(self, sql: str, table: str) -> bool:
+        """Whether ``sql`` may read ``table``: its name appears in it, in any case."""
+        key = (table, sql)
+        try:
+            return self.mentions[key]
+        except KeyError:
+            pass
+        if len(self.mentions) >= self.CACHE_SIZE:
+            self.mentions.clear()
+        named = self.mentions[key] = table.lower() in sql.lower()
+        return named
+
+    def plan(self, statements: Statements) -> tuple[Statements, list[int]]:
+        """The statements to send, and for each of ``statements`` the index
+        of the sent statement whose rows answer it."""
+        sent: Statements = []
+        answers: list[int] = []
+        earlier: dict[tuple[str, tuple[Any, ...]], int] = {}
+        for statement in statements:
+            kind = self.kind(statement[0])
+            if kind == self.READ:
+                try:
+                    answer = earlier.get(statement)
+                except TypeError:  # a parameter that cannot be compared (a dict…)
+                    answer = None
+                else:
+                    if answer is None:
+                        earlier[statement] = len(sent)
+                if answer is not None:
+                    answers.append(answer)
+                    continue
+            elif kind is None:
+                earlier.clear()
+            elif earlier:
+                for key in [key for key in earlier if self.names(key[0], kind)]:
+                    del earlier[key]
+            answers.append(len(sent))
+            sent.append(statement)
+        return sent, answers
 
 
 def _shared_round_trips(using: str, pool: AsyncConnectionPool) -> SharedRoundTrips:
