@@ -388,10 +388,10 @@ REPEATS_CATALOG: Statements = [
         (),
     ),
 ]
-# The table a plain INSERT, UPDATE or DELETE writes, possibly schema-qualified.
+# The table a plain INSERT, UPDATE or DELETE writes (its name, after any schema).
 _IDENTIFIER = r'(?:"(?:[^"]|"")+"|\w+)'
 _WRITTEN_TABLE = re.compile(
-    rf"\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(?:ONLY\s+)?((?:{_IDENTIFIER}\s*\.\s*)*{_IDENTIFIER})",
+    rf"\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(?:ONLY\s+)?(?:{_IDENTIFIER}\s*\.\s*)*({_IDENTIFIER})",
     re.IGNORECASE,
 )
 
@@ -424,41 +424,28 @@ class RepeatedReads:
         names = sorted(set(volatile_functions), key=len, reverse=True)
         alternatives = "|".join(re.escape(name) for name in names) or r"(?!x)x"
         self.volatile_call = re.compile(rf'(?<![\w$"])"?(?:{alternatives})"?\s*\(', re.IGNORECASE)
-        self.kinds: dict[str, str | None] = {}  # sql → its kind
-        self.mentions: dict[tuple[str, str], bool] = {}  # (table, sql) → whether it names it
+        # Worked out once per statement (and table) while it stays in use.
+        self.kind = functools.lru_cache(maxsize=self.CACHE_SIZE)(self._kind)
+        self.names = functools.lru_cache(maxsize=self.CACHE_SIZE)(self._names)
 
-    def kind(self, sql: str) -> str | None:
+    def _kind(self, sql: str) -> str | None:
         """``READ``, the table a write changes alone, or None (anything else)."""
-        try:
-            return self.kinds[sql]
-        except KeyError:
-            pass
-        kind: str | None = None
-        if not self.volatile_call.search(sql):
-            if sql.lstrip()[:6].upper() == "SELECT":
-                kind = self.READ
-            elif written := _WRITTEN_TABLE.match(sql):
-                # The name as the catalog spells it: unquoted names fold to lower case.
-                last = re.findall(_IDENTIFIER, written.group(1))[-1]
-                table = last[1:-1].replace('""', '"') if last.startswith('"') else last.lower()
-                if table in self.self_contained:
-                    kind = table
-        if len(self.kinds) >= self.CACHE_SIZE:
-            self.kinds.clear()
-        self.kinds[sql] = kind
-        return kind
+        if self.volatile_call.search(sql):
+            return None
+        if sql.lstrip()[:6].upper() == "SELECT":
+            return self.READ
+        if written := _WRITTEN_TABLE.match(sql):
+            # The name as the catalog spells it: unquoted names fold to lower case.
+            name = written.group(1)
+            table = name[1:-1].replace('""', '"') if name.startswith('"') else name.lower()
+            if table in self.self_contained:
+                return table
+        return None
 
-    def names(self, sql: str, table: str) -> bool:
+    @staticmethod
+    def _names(sql: str, table: str) -> bool:
         """Whether ``sql`` may read ``table``: its name appears in it, in any case."""
-        key = (table, sql)
-        try:
-            return self.mentions[key]
-        except KeyError:
-            pass
-        if len(self.mentions) >= self.CACHE_SIZE:
-            self.mentions.clear()
-        named = self.mentions[key] = table.lower() in sql.lower()
-        return named
+        return table.lower() in sql.lower()
 
     def plan(self, statements: Statements) -> tuple[Statements, list[int]]:
         """The statements to send, and for each of ``statements`` the index
